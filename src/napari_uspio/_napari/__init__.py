@@ -1,0 +1,1 @@
+"""napari adapters: reader, writer, sample data, layer building and model binding."""

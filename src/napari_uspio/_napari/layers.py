@@ -1,0 +1,76 @@
+"""Layer data tuples for a case: every layer on the case grid, named by role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.case import Case
+from ..core.display import case_windows
+from ..core.roles import DERIVED, DISPLAY, IMAGE_ROLES, DisplayHint
+from ..core.volume import Grid
+
+LayerData = tuple[Any, dict[str, Any], str]
+#: The role shown first when a case opens (lesions are delineated on FLAIR).
+FIRST_SHOWN = ("flair", "t2", "t1_post_uspio", "t1_post_gd", "qsm")
+
+
+def placement(grid: Grid) -> dict[str, Any]:
+    """The ``scale`` / ``translate`` every layer of a case shares."""
+    return {"scale": grid.scale, "translate": grid.translate}
+
+
+def image_layers(case: Case) -> list[LayerData]:
+    """Image layer tuples for acquired roles and derived maps, bottom first."""
+    names = [r for r in IMAGE_ROLES if r in case.volumes and r != "mtr"]
+    names += [d for d in DERIVED if d in case]  # derived (or acquired mtr) on top
+    maps = {name: case[name] for name in names}
+    windows = case_windows(maps)
+    shown = next((r for r in FIRST_SHOWN if r in maps), names[0] if names else None)
+    layers = []
+    for name in names:
+        hint = DISPLAY.get(name, DisplayHint("gray"))
+        meta = {"role": name, "grid": case.grid, "case": case}
+        if name in DERIVED and name not in case.volumes:
+            meta["derived_from"] = DERIVED[name][1]
+        kwargs = {
+            "name": name,
+            "colormap": hint.colormap,
+            "contrast_limits": windows[name],
+            "visible": name == shown,
+            "blending": hint.blending,
+            "metadata": meta,
+            **placement(case.grid),
+        }
+        layers.append((maps[name], kwargs, "image"))
+    return layers
+
+
+def lesion_labels(case: Case) -> np.ndarray:
+    """The case's label map, or an empty one on the case grid."""
+    if "lesions" in case.volumes:
+        return case["lesions"]
+    return np.zeros(case.grid.shape, dtype=np.int32)
+
+
+def labels_layer(case: Case) -> LayerData:
+    """The ``lesions`` Labels layer tuple of a case."""
+    kwargs = {
+        "name": "lesions",
+        "opacity": 0.6,
+        "metadata": {"role": "lesions", "grid": case.grid, "case": case},
+        **placement(case.grid),
+    }
+    return (lesion_labels(case), kwargs, "labels")
+
+
+def case_layers(case: Case) -> list[LayerData]:
+    """Every layer of a case: images, then the lesions Labels layer on top."""
+    extra = []
+    if "wm_mask" in case.volumes:
+        wm = case.volumes["wm_mask"]
+        meta = {"role": "wm_mask", "grid": case.grid, "case": case}
+        kw = {"name": "wm_mask", "visible": False, "opacity": 0.3, "metadata": meta}
+        extra.append(((wm.data > 0).astype(np.uint8), kw | placement(case.grid), "labels"))
+    return image_layers(case) + extra + [labels_layer(case)]

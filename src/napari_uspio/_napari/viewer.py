@@ -1,0 +1,39 @@
+"""Put a case into a napari viewer: layers, radiological view, lesion model binding."""
+
+from __future__ import annotations
+
+from napari.layers import Layer
+from napari.utils.notifications import show_warning
+
+from ..core.case import Case
+from .layers import case_layers
+
+#: Radiological convention: anterior up, the patient's right on the screen's left.
+RADIOLOGICAL_2D = ("up", "left")
+
+
+def set_radiological_view(viewer) -> None:
+    """Label axes in RAS+ mm and show axial slices the way radiologists read them."""
+    viewer.dims.axis_labels = ("z (S, mm)", "y (A, mm)", "x (R, mm)")
+    viewer.camera.orientation2d = RADIOLOGICAL_2D
+
+
+def add_case(viewer, case: Case) -> list[Layer]:
+    """Add every layer of ``case`` to ``viewer`` and return them.
+
+    The case is fully loaded before this is called, so a bad case never leaves
+    half its layers behind; layers already in the viewer are untouched.
+    """
+    layers = [Layer.create(data, kwargs, kind) for data, kwargs, kind in case_layers(case)]
+    for layer in layers:
+        viewer.add_layer(layer)
+    set_radiological_view(viewer)
+    viewer.dims.set_point(0, _middle_z_mm(case))
+    for text in case.warnings:
+        show_warning(text)
+    return layers
+
+
+def _middle_z_mm(case: Case) -> float:
+    z0 = case.grid.translate[0]
+    return z0 + case.grid.scale[0] * (case.grid.shape[0] // 2)

@@ -1,0 +1,1 @@
+"""Dock widgets: thin adapters over the core."""

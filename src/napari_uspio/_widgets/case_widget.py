@@ -1,0 +1,157 @@
+"""The Case dock widget: open a case folder, a file per role, or the sample case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.case import Case, load_case
+from ..core.roles import DERIVED, ROLES
+from ..core.volume import CaseError
+from .._napari.io import sample_case_dir
+from .._napari.viewer import add_case
+
+
+class _PathEdit(QWidget):
+    """A line edit with a Browse button for a folder or a NIfTI file."""
+
+    def __init__(self, folder: bool, placeholder: str):
+        super().__init__()
+        self.folder = folder
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(placeholder)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit)
+        row.addWidget(browse)
+
+    def _browse(self) -> None:
+        if self.folder:
+            chosen = QFileDialog.getExistingDirectory(self, "Case folder")
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Volume", "", "NIfTI (*.nii *.nii.gz)")
+        if chosen:
+            self.edit.setText(chosen)
+
+    @property
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+
+class CaseWidget(QWidget):
+    """Open a patient visit: from a folder, from one file per role, or the sample case.
+
+    Loading happens completely before any layer is added, so a bad case shows
+    one message (naming the file and the fix) and leaves the viewer as it was.
+    """
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.case: Case | None = None
+        self.folder = _PathEdit(True, "case folder (BIDS-like names or case.toml)")
+        open_folder = QPushButton("Open case folder")
+        open_folder.clicked.connect(self.open_folder)
+        open_sample = QPushButton("Open sample case")
+        open_sample.clicked.connect(self.open_sample)
+
+        self.role_edits = {r: _PathEdit(False, "") for r in ROLES}
+        per_role = QGroupBox("Files per role")
+        per_role.setCheckable(True)
+        per_role.setChecked(False)
+        form = QFormLayout()
+        for role, edit in self.role_edits.items():
+            form.addRow(role, edit)
+        open_files = QPushButton("Open these files")
+        open_files.clicked.connect(self.open_files)
+        form.addRow(open_files)
+        per_role.setLayout(form)
+        per_role.toggled.connect(lambda on: [w.setVisible(on) for w in per_role.findChildren(QWidget)])
+        per_role.toggled.emit(False)
+
+        self.status = QLabel("No case open.")
+        self.status.setWordWrap(True)
+        self.found = QTableWidget(0, 2)
+        self.found.setHorizontalHeaderLabels(["role", "source"])
+        self.found.horizontalHeader().setStretchLastSection(True)
+        self.found.verticalHeader().setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.folder)
+        buttons = QHBoxLayout()
+        buttons.addWidget(open_folder)
+        buttons.addWidget(open_sample)
+        layout.addLayout(buttons)
+        layout.addWidget(per_role)
+        layout.addWidget(self.status)
+        layout.addWidget(self.found)
+
+    def open_folder(self) -> None:
+        """Open the case folder typed or browsed."""
+        if not self.folder.text:
+            self._fail("Choose a case folder first.")
+            return
+        self._open(Path(self.folder.text))
+
+    def open_files(self) -> None:
+        """Open the files given per role."""
+        files = {role: edit.text for role, edit in self.role_edits.items() if edit.text}
+        if not files:
+            self._fail("Give at least one file (role -> file).")
+            return
+        self._open(files)
+
+    def open_sample(self) -> None:
+        """Open the bundled phantom case (generated once into the user cache)."""
+        self._open(sample_case_dir())
+
+    def _open(self, source) -> None:
+        try:
+            case = load_case(source)
+        except CaseError as exc:
+            self._fail(str(exc))
+            return
+        add_case(self.viewer, case)
+        self.case = case
+        self._show(case)
+
+    def _fail(self, message: str) -> None:
+        self.status.setText(f"Not opened: {message}")
+        self.status.setStyleSheet("color: #ff8080;")
+        show_error(message)
+
+    def _show(self, case: Case) -> None:
+        rows = [(r, case.path(r).name) for r in case.roles]
+        rows += [(d, f"derived: {DERIVED[d][1]}") for d in case.derived_available]
+        self.found.setRowCount(len(rows))
+        for i, (role, source) in enumerate(rows):
+            self.found.setItem(i, 0, QTableWidgetItem(role))
+            self.found.setItem(i, 1, QTableWidgetItem(source))
+        self.found.resizeColumnToContents(0)
+        derived = ", ".join(case.derived_available) or "none"
+        z, y, x = case.grid.shape
+        sz, sy, sx = case.grid.spacing_mm
+        text = (
+            f"{len(case.roles)} roles on a {x} x {y} x {z} grid of {sx:g} x {sy:g} x {sz:g} mm; "
+            f"derived maps: {derived}."
+        )
+        if case.warnings:
+            text += " Warnings: " + " ".join(case.warnings)
+        self.status.setText(text)
+        self.status.setStyleSheet("")

@@ -1,0 +1,1 @@
+"""The computing core: no Qt, no viewer."""

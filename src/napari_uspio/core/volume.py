@@ -1,0 +1,322 @@
+"""One NIfTI volume on the case grid: reading, RAS+ reorientation, placement.
+
+Arrays are held in napari axis order ``(z, y, x)`` after reorienting the file
+to the closest canonical (RAS+) orientation *without resampling* (flips and
+axis permutations only). :class:`Grid` keeps the true voxel-to-world affine of
+that array and of the original file, so world coordinates are exact and label
+maps can be written back in the file's own orientation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from nibabel.orientations import (
+    apply_orientation,
+    inv_ornt_aff,
+    io_orientation,
+    ornt_transform,
+)
+
+from .roles import MASK_ROLES
+
+log = logging.getLogger(__name__)
+
+#: Grids whose affines agree to this many mm (over the field of view) are one grid.
+GRID_TOLERANCE_MM = 1e-3
+#: Obliquity (degrees) below which an affine counts as axis-aligned.
+OBLIQUE_TOLERANCE_DEG = 0.01
+
+_ZYX = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=float)
+
+
+class CaseError(ValueError):
+    """Bad input: the message names the file(s) and says how to fix it."""
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """The voxel grid of a case, in napari ``(z, y, x)`` order.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Array shape ``(z, y, x)`` after reorientation.
+    index_to_world : ndarray
+        4x4 affine from homogeneous ``(z, y, x)`` voxel index to RAS+ world mm.
+    file_affine : ndarray
+        The affine of the file the grid came from (its own orientation).
+    file_shape : tuple of int
+        The 3-D shape in the file's own axis order.
+    """
+
+    shape: tuple[int, int, int]
+    index_to_world: np.ndarray
+    file_affine: np.ndarray
+    file_shape: tuple[int, int, int]
+    header: nib.Nifti1Header | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_affine(cls, file_affine: np.ndarray, file_shape: tuple[int, ...]) -> Grid:
+        """Grid for an array of ``file_shape`` with voxel-to-RAS ``file_affine``."""
+        file_affine = np.asarray(file_affine, dtype=float)
+        ornt = io_orientation(file_affine)
+        canonical = file_affine @ inv_ornt_aff(ornt, file_shape[:3])
+        shape_ras = tuple(int(file_shape[int(ax)]) for ax in ornt[:, 0].argsort())
+        return cls(
+            shape=(shape_ras[2], shape_ras[1], shape_ras[0]),
+            index_to_world=canonical @ _ZYX,
+            file_affine=file_affine,
+            file_shape=tuple(int(n) for n in file_shape[:3]),
+        )
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """Voxel size along ``(z, y, x)`` in mm."""
+        norms = np.linalg.norm(self.index_to_world[:3, :3], axis=0)
+        return tuple(float(n) for n in norms)
+
+    @property
+    def voxel_volume_mm3(self) -> float:
+        """Volume of one voxel in mm3."""
+        return float(abs(np.linalg.det(self.index_to_world[:3, :3])))
+
+    @property
+    def origin_mm(self) -> tuple[float, float, float]:
+        """World position (RAS+ mm, as ``z, y, x``) of voxel ``(0, 0, 0)``."""
+        x, y, z = self.index_to_world[:3, 3]
+        return (float(z), float(y), float(x))
+
+    @property
+    def scale(self) -> tuple[float, float, float]:
+        """napari ``scale`` for every layer of the case."""
+        return self.spacing_mm
+
+    @property
+    def translate(self) -> tuple[float, float, float]:
+        """napari ``translate`` for every layer of the case."""
+        return self.origin_mm
+
+    @property
+    def obliquity_deg(self) -> float:
+        """Largest angle between a voxel axis and its world axis, in degrees."""
+        axes = self.index_to_world[:3, :3] / np.linalg.norm(self.index_to_world[:3, :3], axis=0)
+        # column c (index axis z, y, x) should point along world axis 2 - c
+        cosines = [abs(axes[2 - c, c]) for c in range(3)]
+        return float(np.degrees(np.arccos(np.clip(min(cosines), -1.0, 1.0))))
+
+    @property
+    def oblique(self) -> bool:
+        """True when the display (scale/translate only) cannot be exact."""
+        return self.obliquity_deg > OBLIQUE_TOLERANCE_DEG
+
+    def display_error_mm(self) -> float:
+        """Largest distance between true and displayed voxel position (corners)."""
+        corners = np.array(np.meshgrid(*[[0, n - 1] for n in self.shape])).reshape(3, -1).T
+        homog = np.c_[corners, np.ones(len(corners))]
+        true_xyz = (self.index_to_world @ homog.T)[:3][::-1].T
+        shown_zyx = corners * np.array(self.scale) + np.array(self.translate)
+        return float(np.max(np.linalg.norm(true_xyz - shown_zyx, axis=1)))
+
+    def to_file_order(self, data_zyx: np.ndarray) -> np.ndarray:
+        """Undo the reorientation: an array of this grid in the file's axis order."""
+        ras = np.transpose(data_zyx, (2, 1, 0))
+        back = ornt_transform(np.array([[0, 1], [1, 1], [2, 1]]), io_orientation(self.file_affine))
+        return apply_orientation(ras, back)
+
+    def mismatch(self, other: Grid) -> list[str]:
+        """Describe how ``other`` differs from this grid; empty when they agree."""
+        out = []
+        if other.shape != self.shape:
+            out.append(f"shape {_xyz(other.shape)} instead of {_xyz(self.shape)}")
+        extent_mm = max(np.array(self.shape) * np.array(self.spacing_mm))
+        dlin = np.abs(other.index_to_world[:3, :3] - self.index_to_world[:3, :3]).max()
+        if dlin * extent_mm > GRID_TOLERANCE_MM:
+            dvox = np.subtract(other.spacing_mm, self.spacing_mm)
+            if np.abs(dvox).max() > 1e-6:
+                out.append(
+                    f"voxel size {_xyz(other.spacing_mm)} mm instead of "
+                    f"{_xyz(self.spacing_mm)} mm"
+                )
+            rot = _angle_deg(self.index_to_world[:3, :3], other.index_to_world[:3, :3])
+            if rot > OBLIQUE_TOLERANCE_DEG:
+                out.append(
+                    f"orientation {_codes(other.file_affine)} rotated by {rot:.2f} deg "
+                    f"relative to {_codes(self.file_affine)}"
+                )
+        shift = float(np.linalg.norm(other.index_to_world[:3, 3] - self.index_to_world[:3, 3]))
+        if shift > GRID_TOLERANCE_MM:
+            out.append(f"origin shifted by {shift:.3f} mm")
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """A volume of one role on its grid, with the file it came from."""
+
+    role: str
+    data: np.ndarray
+    grid: Grid
+    path: Path | None = None
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """Voxel size along ``(z, y, x)`` in mm."""
+        return self.grid.spacing_mm
+
+
+def _xyz(values) -> str:
+    return " x ".join(f"{v:g}" for v in values)
+
+
+def _codes(affine: np.ndarray) -> str:
+    return "".join(nib.aff2axcodes(affine))
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    ua = a / np.linalg.norm(a, axis=0)
+    ub = b / np.linalg.norm(b, axis=0)
+    cos = np.clip((np.trace(ua.T @ ub) - 1) / 2, -1.0, 1.0)
+    return float(np.degrees(math.acos(cos)))
+
+
+def _open_nifti(path: Path) -> nib.Nifti1Image:
+    if not path.exists():
+        raise CaseError(f"{path}: file not found. Fix: check the path or the case folder.")
+    if path.is_dir():
+        raise CaseError(f"{path}: is a folder, not a NIfTI file. Fix: pick a .nii / .nii.gz file.")
+    try:
+        img = nib.load(path)
+    except Exception as exc:  # nibabel raises many types for bad headers
+        raise CaseError(
+            f"{path}: not a readable NIfTI-1/2 file ({type(exc).__name__}: {exc}). "
+            "Fix: re-export the volume as .nii or .nii.gz."
+        ) from exc
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise CaseError(
+            f"{path}: is a {type(img).__name__}, not NIfTI. Fix: convert it to .nii.gz "
+            "(e.g. with dcm2niix or mri_convert)."
+        )
+    return img
+
+
+def _file_shape(img: nib.Nifti1Image, path: Path) -> tuple[int, int, int]:
+    shape = img.shape
+    if len(shape) == 4 and shape[3] == 1:
+        return shape[:3]
+    if len(shape) != 3:
+        raise CaseError(
+            f"{path}: has shape {shape}; a case needs 3-D volumes (a trailing axis of "
+            "length 1 is accepted). Fix: extract the one 3-D volume you want to read "
+            "(e.g. fslroi or nibabel's slicer)."
+        )
+    if min(shape) < 1:
+        raise CaseError(f"{path}: has an empty dimension {shape}. Fix: re-export the volume.")
+    return shape
+
+
+def read_volume(path: str | Path, role: str) -> tuple[Volume, list[str]]:
+    """Read one NIfTI file as a role on its RAS+ grid.
+
+    Returns
+    -------
+    volume : Volume
+        Data in ``(z, y, x)``: float32 for images, the file's integer type for
+        masks / label maps (native byte order).
+    warnings : list of str
+        Things the reader should know (constant volume, oblique affine).
+
+    Raises
+    ------
+    CaseError
+        Not NIfTI, corrupt or truncated, not 3-D, all-NaN, overflowing values.
+    """
+    path = Path(path)
+    img = _open_nifti(path)
+    file_shape = _file_shape(img, path)
+    grid = Grid.from_affine(img.affine, file_shape)
+    grid = Grid(grid.shape, grid.index_to_world, grid.file_affine, grid.file_shape, img.header)
+    try:
+        if role in MASK_ROLES:
+            raw = np.asanyarray(img.dataobj)
+        else:
+            raw = img.get_fdata(dtype=np.float32, caching="unchanged")
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
+        raise CaseError(
+            f"{path}: the image data cannot be read ({type(exc).__name__}: {exc}); the file is "
+            "truncated or corrupt. Fix: copy or re-export the file again."
+        ) from exc
+    raw = raw.reshape(file_shape)
+    data = apply_orientation(raw, io_orientation(img.affine))
+    data = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
+    if role in MASK_ROLES:
+        data = _as_label_map(data, path, role)
+    warnings = _check_values(data, path, role)
+    if grid.oblique:
+        warnings.append(
+            f"{path.name}: the affine is oblique ({grid.obliquity_deg:.1f} deg); layers are "
+            f"shown deobliqued on the voxel grid (positions off by up to "
+            f"{grid.display_error_mm():.1f} mm). Measurements and saved label maps use "
+            "the true affine."
+        )
+    return Volume(role, data, grid, path), warnings
+
+
+def _as_label_map(data: np.ndarray, path: Path, role: str) -> np.ndarray:
+    """Integer, non-negative ids in an integer array (float files with whole values pass)."""
+    if data.dtype == bool:
+        return data.astype(np.uint8)
+    if np.issubdtype(data.dtype, np.floating):
+        if not np.isfinite(data).all() or not np.array_equal(data, np.round(data)):
+            raise CaseError(
+                f"{path}: {role} holds non-integer values; a label map holds whole lesion ids. "
+                "Fix: save it with an integer data type (e.g. int16) without scaling."
+            )
+        top = float(data.max()) if data.size else 0.0
+        if top > np.iinfo(np.int32).max:
+            raise CaseError(
+                f"{path}: {role} holds ids up to {top:g}, beyond int32. Fix: renumber the "
+                "lesions 1..N."
+            )
+        data = data.astype(np.int32)
+    if data.size and data.min() < 0:
+        raise CaseError(
+            f"{path}: {role} holds negative ids (min {data.min()}); ids are 0 (background) or "
+            "positive. Fix: renumber the lesions 1..N."
+        )
+    if data.dtype == np.uint64 or data.dtype == np.uint32:
+        top = int(data.max()) if data.size else 0
+        if top > np.iinfo(np.int32).max:
+            raise CaseError(
+                f"{path}: {role} holds ids up to {top}, beyond int32. Fix: renumber the "
+                "lesions 1..N."
+            )
+        data = data.astype(np.int32)
+    return data
+
+
+def _check_values(data: np.ndarray, path: Path, role: str) -> list[str]:
+    if not np.issubdtype(data.dtype, np.floating):
+        lo, hi = (data.min(), data.max()) if data.size else (0, 0)
+        return [f"{path.name}: {role} is constant ({lo})."] if lo == hi else []
+    finite = np.isfinite(data)
+    if np.isinf(data).any():
+        raise CaseError(
+            f"{path}: holds infinite values after scaling (scl_slope / scl_inter overflow "
+            "float32 or the data holds inf). Fix: re-export with a sensible scaling or data type."
+        )
+    if not finite.any():
+        raise CaseError(f"{path}: every voxel is NaN. Fix: check the export of this volume.")
+    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+    if lo == hi:
+        return [f"{path.name}: {role} is constant ({lo:g}); it carries no contrast."]
+    return []
