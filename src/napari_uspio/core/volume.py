@@ -154,6 +154,8 @@ class Grid:
         shift = float(np.linalg.norm(other.index_to_world[:3, 3] - self.index_to_world[:3, 3]))
         if shift > GRID_TOLERANCE_MM:
             out.append(f"origin shifted by {shift:.3f} mm")
+        if out and _codes(other.file_affine) != _codes(self.file_affine):
+            out.append(f"stored {_codes(other.file_affine)}, reference {_codes(self.file_affine)}")
         return out
 
 
@@ -172,8 +174,9 @@ class Volume:
         return self.grid.spacing_mm
 
 
-def _xyz(values) -> str:
-    return " x ".join(f"{v:g}" for v in values)
+def _xyz(values_zyx) -> str:
+    """Format a ``(z, y, x)`` triple in NIfTI ``x x y x z`` order."""
+    return " x ".join(f"{v:g}" for v in values_zyx[::-1])
 
 
 def _codes(affine: np.ndarray) -> str:
@@ -188,12 +191,23 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _open_nifti(path: Path) -> nib.Nifti1Image:
+    """Open a NIfTI-1/2 file; a ``.gz`` is decompressed whole so its CRC is checked."""
     if not path.exists():
         raise CaseError(f"{path}: file not found. Fix: check the path or the case folder.")
     if path.is_dir():
         raise CaseError(f"{path}: is a folder, not a NIfTI file. Fix: pick a .nii / .nii.gz file.")
     try:
-        img = nib.load(path)
+        if path.name.lower().endswith(".gz"):
+            img = _from_gzip(path)
+        else:
+            img = nib.load(path)
+    except CaseError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CaseError(
+            f"{path}: truncated or corrupt gzip ({type(exc).__name__}: {exc}). "
+            "Fix: copy or re-export the file again."
+        ) from exc
     except Exception as exc:  # nibabel raises many types for bad headers
         raise CaseError(
             f"{path}: not a readable NIfTI-1/2 file ({type(exc).__name__}: {exc}). "
@@ -205,6 +219,46 @@ def _open_nifti(path: Path) -> nib.Nifti1Image:
             "(e.g. with dcm2niix or mri_convert)."
         )
     return img
+
+
+def _from_gzip(path: Path) -> nib.Nifti1Image:
+    packed = path.read_bytes()
+    if packed[:2] != b"\x1f\x8b":
+        raise CaseError(
+            f"{path}: not a NIfTI file (named .gz but not gzip-compressed). "
+            "Fix: re-export the volume as .nii or .nii.gz."
+        )
+    raw = gzip.decompress(packed)
+    del packed
+    sizes = {int.from_bytes(raw[:4], order) for order in ("little", "big")}
+    if 348 in sizes:
+        return nib.Nifti1Image.from_bytes(raw)
+    if 540 in sizes:
+        return nib.Nifti2Image.from_bytes(raw)
+    raise CaseError(
+        f"{path}: not a NIfTI-1/2 file (no NIfTI header inside the gzip). "
+        "Fix: re-export the volume as .nii or .nii.gz."
+    )
+
+
+def _check_size(img: nib.Nifti1Image, path: Path) -> None:
+    """Refuse headers that claim more data than the file holds (before allocating it)."""
+    header = img.header
+    n_bytes = int(np.prod(img.shape, dtype=object)) * header.get_data_dtype().itemsize
+    available = _stored_bytes(img, path) - int(header.get_data_offset())
+    if n_bytes > available:
+        raise CaseError(
+            f"{path}: the header claims shape {img.shape} ({n_bytes:,} bytes of data) but the "
+            f"file holds {max(available, 0):,}; the file is truncated or its header is corrupt "
+            "(dimension overflow). Fix: copy or re-export the file again."
+        )
+
+
+def _stored_bytes(img: nib.Nifti1Image, path: Path) -> int:
+    fileobj = img.file_map["image"].fileobj
+    if fileobj is not None:  # opened from bytes (a decompressed .gz)
+        return len(fileobj.getbuffer())
+    return path.stat().st_size
 
 
 def _file_shape(img: nib.Nifti1Image, path: Path) -> tuple[int, int, int]:
@@ -241,14 +295,16 @@ def read_volume(path: str | Path, role: str) -> tuple[Volume, list[str]]:
     path = Path(path)
     img = _open_nifti(path)
     file_shape = _file_shape(img, path)
+    _check_size(img, path)
     grid = Grid.from_affine(img.affine, file_shape)
     grid = Grid(grid.shape, grid.index_to_world, grid.file_affine, grid.file_shape, img.header)
     try:
-        if role in MASK_ROLES:
-            raw = np.asanyarray(img.dataobj)
-        else:
-            raw = img.get_fdata(dtype=np.float32, caching="unchanged")
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+            if role in MASK_ROLES:
+                raw = np.asanyarray(img.dataobj)
+            else:
+                raw = img.get_fdata(dtype=np.float32, caching="unchanged")
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
         raise CaseError(
             f"{path}: the image data cannot be read ({type(exc).__name__}: {exc}); the file is "
             "truncated or corrupt. Fix: copy or re-export the file again."
