@@ -222,23 +222,35 @@ def _open_nifti(path: Path) -> nib.Nifti1Image:
 
 
 def _from_gzip(path: Path) -> nib.Nifti1Image:
-    packed = path.read_bytes()
-    if packed[:2] != b"\x1f\x8b":
+    """Open a ``.nii.gz`` on one streaming decompressor (see :func:`_finish_gzip`)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic != b"\x1f\x8b":
         raise CaseError(
             f"{path}: not a NIfTI file (named .gz but not gzip-compressed). "
             "Fix: re-export the volume as .nii or .nii.gz."
         )
-    raw = gzip.decompress(packed)
-    del packed
-    sizes = {int.from_bytes(raw[:4], order) for order in ("little", "big")}
-    if 348 in sizes:
-        return nib.Nifti1Image.from_bytes(raw)
-    if 540 in sizes:
-        return nib.Nifti2Image.from_bytes(raw)
-    raise CaseError(
-        f"{path}: not a NIfTI-1/2 file (no NIfTI header inside the gzip). "
-        "Fix: re-export the volume as .nii or .nii.gz."
-    )
+    stream = gzip.open(path, "rb")
+    sizes = {int.from_bytes(stream.read(4), order) for order in ("little", "big")}
+    stream.seek(0)
+    if not sizes & {348, 540}:
+        stream.close()
+        raise CaseError(
+            f"{path}: not a NIfTI-1/2 file (no NIfTI header inside the gzip). "
+            "Fix: re-export the volume as .nii or .nii.gz."
+        )
+    cls = nib.Nifti1Image if 348 in sizes else nib.Nifti2Image
+    holder = nib.FileHolder(filename=str(path), fileobj=stream)
+    return cls.from_file_map({"header": holder, "image": holder})
+
+
+def _finish_gzip(img: nib.Nifti1Image) -> None:
+    """Read a gzip stream to its end, so a corrupt file fails its CRC check."""
+    stream = img.file_map["image"].fileobj
+    if isinstance(stream, gzip.GzipFile):
+        with stream:
+            while stream.read(1 << 20):
+                pass
 
 
 def _check_size(img: nib.Nifti1Image, path: Path) -> None:
@@ -255,10 +267,19 @@ def _check_size(img: nib.Nifti1Image, path: Path) -> None:
 
 
 def _stored_bytes(img: nib.Nifti1Image, path: Path) -> int:
-    fileobj = img.file_map["image"].fileobj
-    if fileobj is not None:  # opened from bytes (a decompressed .gz)
-        return len(fileobj.getbuffer())
+    if isinstance(img.file_map["image"].fileobj, gzip.GzipFile):
+        return _gzip_size(path)
     return path.stat().st_size
+
+
+def _gzip_size(path: Path) -> int:
+    """Uncompressed size from the gzip trailer (modulo 2**32, so a lower bound)."""
+    with open(path, "rb") as fh:
+        fh.seek(-4, 2)
+        isize = int.from_bytes(fh.read(4), "little")
+    compressed = path.stat().st_size
+    # ISIZE wraps at 4 GiB: add the wraps a file of this compressed size could hold
+    return isize + (2**32) * (compressed * 1032 // 2**32)
 
 
 def _file_shape(img: nib.Nifti1Image, path: Path) -> tuple[int, int, int]:
@@ -304,6 +325,7 @@ def read_volume(path: str | Path, role: str) -> tuple[Volume, list[str]]:
                 raw = np.asanyarray(img.dataobj)
             else:
                 raw = img.get_fdata(dtype=np.float32, caching="unchanged")
+        _finish_gzip(img)
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         raise CaseError(
             f"{path}: the image data cannot be read ({type(exc).__name__}: {exc}); the file is "
