@@ -15,7 +15,7 @@ RADIOLOGICAL_2D = ("up", "left")
 def set_radiological_view(viewer) -> None:
     """Label axes in RAS+ mm and show axial slices the way radiologists read them."""
     viewer.dims.axis_labels = ("z (S, mm)", "y (A, mm)", "x (R, mm)")
-    viewer.camera.orientation2d = RADIOLOGICAL_2D
+    viewer.scene.camera.orientation2d = RADIOLOGICAL_2D
 
 
 def add_case(viewer, case: Case) -> list[Layer]:

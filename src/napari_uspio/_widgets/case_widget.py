@@ -66,8 +66,8 @@ class CaseWidget(QWidget):
         self.viewer = napari_viewer
         self.case: Case | None = None
         self.folder = _PathEdit(True, "case folder (BIDS-like names or case.toml)")
-        open_folder = QPushButton("Open case folder")
-        open_folder.clicked.connect(self.open_folder)
+        self.open_folder_button = QPushButton("Open case folder")
+        self.open_folder_button.clicked.connect(self.open_folder)
         open_sample = QPushButton("Open sample case")
         open_sample.clicked.connect(self.open_sample)
 
@@ -95,7 +95,7 @@ class CaseWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.folder)
         buttons = QHBoxLayout()
-        buttons.addWidget(open_folder)
+        buttons.addWidget(self.open_folder_button)
         buttons.addWidget(open_sample)
         layout.addLayout(buttons)
         layout.addWidget(per_role)
