@@ -17,7 +17,11 @@ def _phantom(args: argparse.Namespace) -> int:
 
     shape = tuple(args.shape) if args.shape else None
     out = make_phantom(
-        args.out_dir, seed=args.seed, geometry=args.geometry, shape_xyz=shape, followup=args.followup
+        args.out_dir,
+        seed=args.seed,
+        geometry=args.geometry,
+        shape_xyz=shape,
+        followup=args.followup,
     )
     sys.stdout.write(f"phantom case written to {out} (ground truth in {out / 'truth'})\n")
     return 0
@@ -65,16 +69,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("phantom", help="write a synthetic case with ground truth")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--geometry", choices=["default", "iso1mm"], default="default",
-                   help="default: 256x256x44 voxels of 1x1x3 mm; iso1mm: 1 mm isotropic")
-    p.add_argument("--shape", type=int, nargs=3, metavar=("X", "Y", "Z"),
-                   help="voxel count, for larger grids (e.g. 512 512 300)")
+    p.add_argument(
+        "--geometry",
+        choices=["default", "iso1mm"],
+        default="default",
+        help="default: 256x256x44 voxels of 1x1x3 mm; iso1mm: 1 mm isotropic",
+    )
+    p.add_argument(
+        "--shape",
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="voxel count, for larger grids (e.g. 512 512 300)",
+    )
     p.add_argument("--followup", action="store_true", help="also write a follow-up visit")
     p.set_defaults(run=_phantom)
 
     d = sub.add_parser("demo", help="open napari with the sample case and the widgets")
-    d.add_argument("--screenshot", type=Path,
-                   help="save a screenshot of the window here and quit (default when headless)")
+    d.add_argument(
+        "--screenshot",
+        type=Path,
+        help="save a screenshot of the window here and quit (default when headless)",
+    )
     d.add_argument("--no-xvfb", action="store_true", help=argparse.SUPPRESS)
     d.set_defaults(run=_demo)
 

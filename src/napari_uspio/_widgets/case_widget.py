@@ -19,11 +19,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .._napari.io import sample_case_dir
+from .._napari.viewer import add_case
 from ..core.case import Case, load_case
 from ..core.roles import DERIVED, ROLES
 from ..core.volume import CaseError
-from .._napari.io import sample_case_dir
-from .._napari.viewer import add_case
 
 
 class _PathEdit(QWidget):
@@ -82,7 +82,9 @@ class CaseWidget(QWidget):
         open_files.clicked.connect(self.open_files)
         form.addRow(open_files)
         per_role.setLayout(form)
-        per_role.toggled.connect(lambda on: [w.setVisible(on) for w in per_role.findChildren(QWidget)])
+        per_role.toggled.connect(
+            lambda on: [w.setVisible(on) for w in per_role.findChildren(QWidget)]
+        )
         per_role.toggled.emit(False)
 
         self.status = QLabel("No case open.")

@@ -207,7 +207,8 @@ def _read_manifest(folder: Path) -> dict[str, Path]:
     unknown = [r for r in roles if r not in NAME_PATTERNS]
     if unknown:
         raise CaseError(
-            f"{manifest}: unknown role(s) {', '.join(unknown)}. Fix: use one of {', '.join(ROLES)}."
+            f"{manifest}: unknown role(s) {', '.join(unknown)}. "
+            f"Fix: use one of {', '.join(ROLES)}."
         )
     return {role: folder / name for role, name in roles.items()}
 

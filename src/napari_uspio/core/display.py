@@ -45,6 +45,9 @@ def case_windows(maps: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float
             windows[name] = percentile_window(data, symmetric=name in SYMMETRIC)
     for pre, post in WINDOW_PAIRS:
         if pre in windows and post in windows and DISPLAY[pre].window is None:
-            shared = (min(windows[pre][0], windows[post][0]), max(windows[pre][1], windows[post][1]))
+            shared = (
+                min(windows[pre][0], windows[post][0]),
+                max(windows[pre][1], windows[post][1]),
+            )
             windows[pre] = windows[post] = shared
     return windows

@@ -68,3 +68,11 @@ def save_label_map(path: str | Path, labels_zyx: np.ndarray, grid: Grid) -> Path
     with atomic_path(path) as tmp:
         nib.save(img, tmp)
     return path
+
+
+def write_csv(table, path: str | Path, index: bool = True) -> Path:
+    """Write a pandas table as a tidy CSV (one header row), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=index)
+    return path
