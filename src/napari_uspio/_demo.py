@@ -1,21 +1,33 @@
-"""The demo: napari with the sample case and the plugin's widgets docked."""
+"""The demo: napari with the sample case, its ground-truth lesions and the widgets."""
 
 from __future__ import annotations
 
-import logging
+import sys
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+#: How long the headless demo lets Qt draw before the screenshot (ms).
+SETTLE_MS = 1500
 
 
 def open_demo_viewer():
-    """A viewer with the sample case opened through the Case widget."""
+    """Open a viewer with the sample case opened through the Case widget.
+
+    The ``lesions`` layer starts from the phantom's ground truth, so the Lesions
+    table has rows to show; *File > Open Sample* gives the unread case.
+    """
     import napari
+
+    from ._napari.io import sample_case_dir
+    from .core.volume import read_volume
 
     viewer = napari.Viewer(title="napari-uspio demo")
     _, case_widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Case")
-    viewer.window.add_plugin_dock_widget("napari-uspio", "Lesions", tabify=True)
+    _, lesions_widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Lesions", tabify=True)
     case_widget.open_sample()
+    truth = sample_case_dir() / "truth" / "lesions_truth.nii.gz"
+    if truth.exists():
+        viewer.layers["lesions"].data = read_volume(truth, "lesions")[0].data
+    lesions_widget.select_lesion(int(lesions_widget.binding.model.table().index[0]))
     return viewer
 
 
@@ -32,11 +44,9 @@ def run_demo(screenshot: Path | None = None) -> int:
 
     def _shoot():
         viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
-        import sys
-
         sys.stdout.write(f"demo screenshot saved to {Path(screenshot).resolve()}\n")
         viewer.close()
 
-    QTimer.singleShot(1500, _shoot)
+    QTimer.singleShot(SETTLE_MS, _shoot)
     napari.run()
     return 0

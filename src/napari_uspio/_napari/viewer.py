@@ -7,7 +7,7 @@ from napari.utils.notifications import show_warning
 
 from ..core.case import Case
 from .layers import case_layers
-from .session import bind
+from .session import ensure_bound
 
 #: Radiological convention: anterior up, the patient's right on the screen's left.
 RADIOLOGICAL_2D = ("up", "left")
@@ -28,7 +28,7 @@ def add_case(viewer, case: Case) -> list[Layer]:
     layers = [Layer.create(data, kwargs, kind) for data, kwargs, kind in case_layers(case)]
     for layer in layers:
         viewer.add_layer(layer)
-    bind(layers[-1], case)  # the lesions layer is the last one
+    ensure_bound(layers[-1], case)  # the lesions layer is the last one
     set_radiological_view(viewer)
     viewer.dims.set_point(0, _middle_z_mm(case))
     for text in case.warnings:

@@ -1,0 +1,342 @@
+"""The Lesions dock widget: the live per-lesion table of a bound Labels layer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from napari.layers import Labels
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._napari.session import bind, binding_for, case_of
+from ..core.measure import DEFAULT_SHELL_WIDTH_MM
+
+#: Table refreshes are coalesced to one per this many ms (the model itself never lags).
+REFRESH_MS = 80
+SHELL_LAYER = "nawm_shell"
+
+#: How the selected lesion's numbers are shown: column -> (label, format).
+SUMMARY = {
+    "volume_mm3": ("volume", "{:.0f} mm³"),
+    "mtr_mean": ("MTR", "{:.3f}"),
+    "qsm_rel_ppb": ("QSM vs NAWM", "{:+.1f} ppb"),
+    "qsm_rim_ppb": ("QSM edge − core", "{:+.1f} ppb"),
+    "uspio_enh_pct": ("USPIO enh.", "{:+.0f} %"),
+    "gd_enh_pct": ("Gd enh.", "{:+.0f} %"),
+    "dr2star_mean": ("ΔR2*", "{:+.1f} s⁻¹"),
+}
+
+
+class _Item(QTableWidgetItem):
+    """A table cell that sorts by number, NaN last."""
+
+    def __init__(self, value):
+        number = float(value)
+        text = (
+            ""
+            if math.isnan(number)
+            else (
+                f"{number:.0f}"
+                if float(number).is_integer() and abs(number) >= 1
+                else f"{number:.3g}"
+            )
+        )
+        super().__init__(text)
+        self.number = math.inf if math.isnan(number) else number
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other):
+        return self.number < getattr(other, "number", math.inf)
+
+
+class LesionsWidget(QWidget):
+    """Per-lesion MTR, susceptibility and enhancement, live while painting."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.layer: Labels | None = None
+        self.binding = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+
+        self.layer_box = QComboBox()
+        self.layer_box.currentIndexChanged.connect(lambda _: self._attach(self._chosen_layer()))
+        self.summary = QLabel("No lesion selected.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.table = QTableWidget(0, 0)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.itemSelectionChanged.connect(self._row_selected)
+
+        self.new_button = QPushButton("New lesion")
+        self.new_button.clicked.connect(self.new_lesion)
+        self.delete_button = QPushButton("Delete lesion")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.merge_target = QSpinBox()
+        self.merge_target.setRange(1, 2**31 - 1)
+        self.merge_target.setPrefix("into lesion ")
+        self.merge_button = QPushButton("Merge")
+        self.merge_button.clicked.connect(self.merge_selected)
+        self.shell_check = QCheckBox("Show NAWM shell")
+        self.shell_check.toggled.connect(lambda _: self._update_shell())
+        self.shell_width = QDoubleSpinBox()
+        self.shell_width.setRange(0.5, 20.0)
+        self.shell_width.setSingleStep(0.5)
+        self.shell_width.setSuffix(" mm shell")
+        self.shell_width.setValue(DEFAULT_SHELL_WIDTH_MM)
+        self.shell_width.editingFinished.connect(self._set_shell_width)
+
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Labels layer"))
+        row.addWidget(self.layer_box, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.summary)
+        grid = QGridLayout()
+        grid.addWidget(self.new_button, 0, 0)
+        grid.addWidget(self.delete_button, 0, 1)
+        grid.addWidget(self.merge_target, 1, 0)
+        grid.addWidget(self.merge_button, 1, 1)
+        grid.addWidget(self.shell_check, 2, 0)
+        grid.addWidget(self.shell_width, 2, 1)
+        layout.addLayout(grid)
+        layout.addWidget(self.table, 1)
+
+        self.viewer.layers.events.inserted.connect(self._layers_changed)
+        self.viewer.layers.events.removed.connect(self._layers_changed)
+        self._layers_changed()
+
+    # ---- binding --------------------------------------------------------------------
+
+    def _labels_layers(self) -> list[Labels]:
+        return [
+            layer
+            for layer in self.viewer.layers
+            if isinstance(layer, Labels)
+            and layer.name != SHELL_LAYER
+            and layer.metadata.get("role") != "wm_mask"
+        ]
+
+    def _chosen_layer(self) -> Labels | None:
+        name = self.layer_box.currentText()
+        return next((layer for layer in self._labels_layers() if layer.name == name), None)
+
+    def _layers_changed(self, event=None) -> None:
+        for layer in self._labels_layers():  # a case opened by the reader gets bound here
+            if binding_for(layer) is None and case_of(layer) is not None:
+                bind(layer, case_of(layer), self.shell_width.value())
+        names = [layer.name for layer in self._labels_layers()]
+        current = self.layer.name if self.layer in self._labels_layers() else None
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        self.layer_box.addItems(names)
+        bound = [layer.name for layer in self._labels_layers() if binding_for(layer)]
+        chosen = current or (bound[-1] if bound else (names[-1] if names else None))
+        if chosen:
+            self.layer_box.setCurrentText(chosen)
+        self.layer_box.blockSignals(False)
+        self._attach(self._chosen_layer())
+
+    def _attach(self, layer: Labels | None) -> None:
+        if layer is self.layer and (layer is None or binding_for(layer) is self.binding):
+            return
+        self._detach()
+        self.layer = layer
+        if layer is None:
+            self.refresh()
+            return
+        binding = binding_for(layer)
+        if binding is None:
+            case = case_of(self._case_source())
+            if case is None:
+                self.summary.setText(f"{layer.name!r} is not on an open case: open a case first.")
+                self.refresh()
+                return
+            try:
+                binding = bind(layer, case, self.shell_width.value())
+            except ValueError as exc:
+                show_error(str(exc))
+                self.summary.setText(str(exc))
+                return
+        self.binding = binding
+        self.shell_width.setValue(binding.model.shell_width_mm)
+        binding.model.changed.connect(self._schedule)
+        layer.events.selected_label.connect(self._label_selected)
+        self.refresh()
+
+    def _case_source(self):
+        return next((lay for lay in self.viewer.layers if case_of(lay) is not None), self.layer)
+
+    def _detach(self) -> None:
+        if self.binding is not None:
+            self.binding.model.changed.disconnect(self._schedule)
+        if self.layer is not None:
+            self.layer.events.selected_label.disconnect(self._label_selected)
+        self.binding = None
+        self.layer = None
+
+    def closeEvent(self, event) -> None:  # noqa: D102 - Qt override
+        self._detach()
+        self.viewer.layers.events.inserted.disconnect(self._layers_changed)
+        self.viewer.layers.events.removed.disconnect(self._layers_changed)
+        super().closeEvent(event)
+
+    # ---- view -----------------------------------------------------------------------
+
+    def _schedule(self, *_) -> None:
+        self._timer.start()
+
+    def refresh(self) -> None:
+        """Redraw the table and the selected lesion's numbers from the model."""
+        table = self.binding.model.table() if self.binding else None
+        self.table.setSortingEnabled(False)
+        self.table.blockSignals(True)
+        if table is None:
+            self.table.setRowCount(0)
+        else:
+            headers = ["lesion", *table.columns]
+            self.table.setColumnCount(len(headers))
+            self.table.setHorizontalHeaderLabels(headers)
+            self.table.setRowCount(len(table))
+            values = table.to_numpy(dtype=float)
+            for r, lesion_id in enumerate(table.index):
+                self.table.setItem(r, 0, _Item(lesion_id))
+                for c, value in enumerate(values[r], start=1):
+                    self.table.setItem(r, c, _Item(value))
+        self.table.blockSignals(False)
+        self.table.setSortingEnabled(True)
+        self._label_selected()
+
+    def _label_selected(self, event=None) -> None:
+        if self.layer is None or self.binding is None:
+            return
+        lesion_id = int(self.layer.selected_label)
+        self._show_summary(lesion_id)
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None and int(item.number) == lesion_id:
+                self.table.selectRow(r)
+                break
+        self.table.blockSignals(False)
+        self._update_shell()
+
+    def _show_summary(self, lesion_id: int) -> None:
+        table = self.binding.model.table()
+        if lesion_id not in table.index:
+            self.summary.setText(f"<b>Lesion {lesion_id}</b>: not painted yet.")
+            return
+        row = table.loc[lesion_id]
+        parts = [
+            f"{label} <b>{fmt.format(row[col])}</b>"
+            for col, (label, fmt) in SUMMARY.items()
+            if col in row.index and not math.isnan(row[col])
+        ]
+        self.summary.setText(
+            f"<span style='font-size:15pt'><b>Lesion {lesion_id}</b></span><br>"
+            + " · ".join(parts)
+        )
+
+    # ---- actions --------------------------------------------------------------------
+
+    def _row_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows and self.layer is not None:
+            self.select_lesion(int(self.table.item(rows[0].row(), 0).number))
+
+    def select_lesion(self, lesion_id: int) -> None:
+        """Select a lesion's label and centre the view on it."""
+        self.layer.selected_label = lesion_id
+        box = self.binding.model.lesion_bbox(lesion_id)
+        centre = [(s.start + s.stop - 1) / 2 for s in box]
+        world = np.asarray(self.layer.data_to_world(centre))
+        self.viewer.dims.set_point(0, float(world[0]))
+        self.viewer.scene.camera.center = tuple(float(v) for v in world)
+
+    def new_lesion(self) -> None:
+        """Select the next free id and the paint brush."""
+        if self.layer is None or self.binding is None:
+            return
+        self.layer.selected_label = self.binding.model.next_free_id()
+        self.layer.mode = "paint"
+        self.viewer.layers.selection.active = self.layer
+
+    def delete_selected(self) -> None:
+        """Erase the selected lesion (undoable)."""
+        if (
+            self.layer is not None
+            and self.layer.selected_label in self.binding.model.table().index
+        ):
+            self.binding.delete_lesion(int(self.layer.selected_label))
+
+    def merge_selected(self) -> None:
+        """Merge the selected lesion into the lesion given in the spin box (undoable)."""
+        if self.layer is None or self.binding is None:
+            return
+        source, target = int(self.layer.selected_label), int(self.merge_target.value())
+        ids = self.binding.model.table().index
+        if source == target or source not in ids or target not in ids:
+            show_error(f"Merge needs two existing lesions (selected {source}, into {target}).")
+            return
+        self.binding.merge_lesions(source, target)
+        self.layer.selected_label = target
+
+    def _set_shell_width(self) -> None:
+        if (
+            self.binding is not None
+            and self.shell_width.value() != self.binding.model.shell_width_mm
+        ):
+            self.binding.model.shell_width_mm = self.shell_width.value()
+            self._update_shell()
+
+    def _update_shell(self) -> None:
+        """Show the selected lesion's NAWM shell as a small layer over its box."""
+        shown = self.shell_check.isChecked() and self.layer is not None and self.binding
+        lesion_id = int(self.layer.selected_label) if self.layer is not None else 0
+        existing = next((lay for lay in self.viewer.layers if lay.name == SHELL_LAYER), None)
+        if not shown or lesion_id not in self.binding.model.table().index:
+            if existing is not None:
+                existing.visible = False
+            return
+        box, mask = self.binding.model.shell_mask(lesion_id)
+        offset = np.array([s.start for s in box]) * np.array(self.layer.scale)
+        translate = np.array(self.layer.translate) + offset
+        data = mask.astype(np.uint8)
+        if existing is None:
+            self.viewer.add_labels(
+                data,
+                name=SHELL_LAYER,
+                scale=self.layer.scale,
+                translate=translate,
+                opacity=0.5,
+                metadata={"role": "shell"},
+            )
+            self.viewer.layers.selection.active = self.layer
+        else:
+            existing.data = data
+            existing.translate = translate
+            existing.visible = True
