@@ -102,3 +102,19 @@ def test_open_one_file_per_role(widget, qtbot, tmp_path):
     w.open_files()
     assert [layer.name for layer in viewer.layers] == ["qsm", "t1_post_uspio", "lesions"]
     assert w.case.path("t1_post_uspio").name == "sub-01_FLAIR.nii.gz"
+
+
+def test_sample_data_and_widgets_through_the_manifest(make_napari_viewer, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-uspio", "uspio_ms_case")
+    roles = {layer.metadata["role"] for layer in viewer.layers}
+    assert {"t1_post_uspio", "qsm", "mtr", "dr2star", "wm_mask", "lesions"} <= roles
+    assert all(tuple(layer.scale) == (3.0, 1.0, 1.0) for layer in viewer.layers)
+    assert (tmp_path / "napari-uspio" / "sample-seed000" / ".complete").exists()
+    for name in ("Case", "Lesions"):
+        _, widget = viewer.window.add_plugin_dock_widget("napari-uspio", name)
+        assert widget.isVisible() or widget.parent() is not None
+    lesions = viewer.layers["lesions"]
+    lesions.paint((22, 128, 128), 7)  # data (z, y, x) index; the widget bound the layer
+    assert lesions.features["index"].tolist() == [7]

@@ -21,13 +21,18 @@ def open_demo_viewer():
     from .core.volume import read_volume
 
     viewer = napari.Viewer(title="napari-uspio demo")
+    viewer.window.resize(1600, 1000)
     _, case_widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Case")
-    _, lesions_widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Lesions", tabify=True)
+    _, lesions_widget = viewer.window.add_plugin_dock_widget(
+        "napari-uspio", "Lesions", tabify=True
+    )
     case_widget.open_sample()
+    viewer.reset_view()
     truth = sample_case_dir() / "truth" / "lesions_truth.nii.gz"
     if truth.exists():
         viewer.layers["lesions"].data = read_volume(truth, "lesions")[0].data
     lesions_widget.select_lesion(int(lesions_widget.binding.model.table().index[0]))
+    lesions_widget.shell_check.setChecked(True)
     return viewer
 
 
@@ -40,7 +45,6 @@ def run_demo(screenshot: Path | None = None) -> int:
     if screenshot is None:
         napari.run()
         return 0
-    viewer.window.resize(1600, 1000)
 
     def _shoot():
         viewer.screenshot(str(screenshot), canvas_only=False, flash=False)

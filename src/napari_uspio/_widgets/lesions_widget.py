@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 from napari.layers import Labels
+from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
@@ -30,6 +31,8 @@ from ..core.measure import DEFAULT_SHELL_WIDTH_MM
 #: Table refreshes are coalesced to one per this many ms (the model itself never lags).
 REFRESH_MS = 80
 SHELL_LAYER = "nawm_shell"
+#: The shell overlay: yellow, whatever colours the lesions have.
+SHELL_COLORS = {None: "transparent", 0: "transparent", 1: "yellow"}
 
 #: How the selected lesion's numbers are shown: column -> (label, format).
 SUMMARY = {
@@ -43,21 +46,21 @@ SUMMARY = {
 }
 
 
-class _Item(QTableWidgetItem):
-    """A table cell that sorts by number, NaN last."""
+def _decimals(column: str) -> int:
+    """Decimals shown for a column: by its unit."""
+    if column.startswith("mtr"):
+        return 3
+    if column in ("lesion", "voxels", "volume_mm3") or column.endswith("_pct"):
+        return 0
+    return 1
 
-    def __init__(self, value):
+
+class _Item(QTableWidgetItem):
+    """A table cell that shows a number with its column's decimals and sorts by it, NaN last."""
+
+    def __init__(self, value, decimals: int):
         number = float(value)
-        text = (
-            ""
-            if math.isnan(number)
-            else (
-                f"{number:.0f}"
-                if float(number).is_integer() and abs(number) >= 1
-                else f"{number:.3g}"
-            )
-        )
-        super().__init__(text)
+        super().__init__("" if math.isnan(number) else f"{number:.{decimals}f}")
         self.number = math.inf if math.isnan(number) else number
         self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -222,10 +225,11 @@ class LesionsWidget(QWidget):
             self.table.setHorizontalHeaderLabels(headers)
             self.table.setRowCount(len(table))
             values = table.to_numpy(dtype=float)
+            decimals = [_decimals(name) for name in table.columns]
             for r, lesion_id in enumerate(table.index):
-                self.table.setItem(r, 0, _Item(lesion_id))
-                for c, value in enumerate(values[r], start=1):
-                    self.table.setItem(r, c, _Item(value))
+                self.table.setItem(r, 0, _Item(lesion_id, 0))
+                for c, value in enumerate(values[r]):
+                    self.table.setItem(r, c + 1, _Item(value, decimals[c]))
         self.table.blockSignals(False)
         self.table.setSortingEnabled(True)
         self._label_selected()
@@ -332,7 +336,8 @@ class LesionsWidget(QWidget):
                 name=SHELL_LAYER,
                 scale=self.layer.scale,
                 translate=translate,
-                opacity=0.5,
+                opacity=0.6,
+                colormap=DirectLabelColormap(color_dict=SHELL_COLORS),
                 metadata={"role": "shell"},
             )
             self.viewer.layers.selection.active = self.layer
