@@ -22,17 +22,9 @@ from skimage.measure import regionprops_table
 
 from napari_uspio._napari.binding import LabelsBinding
 from napari_uspio.core.lesions import LesionModel
+from napari_uspio.core.roles import MEASURED_MAPS
 
-MAPS = (
-    "mtr",
-    "qsm",
-    "t1_pre_gd",
-    "t1_post_gd",
-    "t1_pre_uspio",
-    "t1_post_uspio",
-    "r2star",
-    "dr2star",
-)
+MAPS = MEASURED_MAPS
 VOLUMES = (  # shape (z, y, x), spacing (z, y, x) mm
     ((44, 256, 256), (3.0, 0.9375, 0.9375)),
     ((180, 256, 256), (1.0, 1.0, 1.0)),

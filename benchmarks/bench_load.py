@@ -30,7 +30,9 @@ def rss_bytes() -> int:
 
 def write_case(folder: Path, shape_xyz, suffix: str) -> int:
     rng = np.random.default_rng(0)
-    smooth = ndimage.zoom(rng.normal(size=(16, 16, 10)), np.divide(shape_xyz, (16, 16, 10)), order=1)
+    smooth = ndimage.zoom(
+        rng.normal(size=(16, 16, 10)), np.divide(shape_xyz, (16, 16, 10)), order=1
+    )
     raw = 0
     for i, role in enumerate(ROLES):
         data = (800 + 100 * smooth + rng.normal(scale=20, size=shape_xyz) + i).astype(np.float32)
@@ -50,9 +52,18 @@ def child(folder: str) -> None:
     after = rss_bytes()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     held = sum(case[r].nbytes for r in case.roles)
-    json.dump({"before": before, "peak_before": peak_before, "after": after, "peak": peak,
-               "held": held, "seconds": seconds, "dtypes": sorted({str(case[r].dtype) for r in case.roles})},
-              sys.stdout)
+    json.dump(
+        {
+            "before": before,
+            "peak_before": peak_before,
+            "after": after,
+            "peak": peak,
+            "held": held,
+            "seconds": seconds,
+            "dtypes": sorted({str(case[r].dtype) for r in case.roles}),
+        },
+        sys.stdout,
+    )
 
 
 def main() -> None:
@@ -65,20 +76,28 @@ def main() -> None:
         return
     shape = (256, 256, 180) if args.quick else (512, 512, 300)
     print(f"case of {len(ROLES)} float32 volumes of {shape[0]} x {shape[1]} x {shape[2]} voxels")
-    print(f"{'format':8} {'raw MB':>8} {'held MB':>8} {'retained MB':>12} {'peak MB':>8} "
-          f"{'retained/raw':>13} {'peak/raw':>9} {'load s':>7}")
+    print(
+        f"{'format':8} {'raw MB':>8} {'held MB':>8} {'retained MB':>12} {'peak MB':>8} "
+        f"{'retained/raw':>13} {'peak/raw':>9} {'load s':>7}"
+    )
     for suffix in (".nii", ".nii.gz"):
         with tempfile.TemporaryDirectory() as tmp:
             raw = write_case(Path(tmp), shape, suffix)
-            out = subprocess.run([sys.executable, __file__, "--child", tmp],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", tmp],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             r = json.loads(out)
         retained = r["after"] - r["before"]
         peak = r["peak"] - r["before"]
         mb = 1 / 2**20
-        print(f"{suffix:8} {raw * mb:8.0f} {r['held'] * mb:8.0f} {retained * mb:12.0f} "
-              f"{peak * mb:8.0f} {retained / raw:13.2f} {peak / raw:9.2f} {r['seconds']:7.1f}"
-              f"   dtypes {r['dtypes']}")
+        print(
+            f"{suffix:8} {raw * mb:8.0f} {r['held'] * mb:8.0f} {retained * mb:12.0f} "
+            f"{peak * mb:8.0f} {retained / raw:13.2f} {peak / raw:9.2f} {r['seconds']:7.1f}"
+            f"   dtypes {r['dtypes']}"
+        )
     print("target: retained and peak <= 1.50 x raw")
 
 

@@ -17,23 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .roles import DERIVED, NAME_PATTERNS, ROLES, role_from_filename, strip_nifti_suffix
+from .roles import (
+    DERIVED,
+    MEASURED_MAPS,
+    NAME_PATTERNS,
+    ROLES,
+    role_from_filename,
+    strip_nifti_suffix,
+)
 from .volume import CaseError, Grid, Volume, read_volume
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "case.toml"
-#: Roles the lesion model measures, acquired or derived.
-MEASURED_MAPS = (
-    "mtr",
-    "qsm",
-    "t1_pre_gd",
-    "t1_post_gd",
-    "t1_pre_uspio",
-    "t1_post_uspio",
-    "r2star",
-    "dr2star",
-)
 
 
 @dataclass(eq=False)

@@ -7,18 +7,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from .lesion_geometry import LesionVoxels
+from .roles import MEASURED_MAPS
 
 #: Maps the model understands; each enables the columns listed in :func:`columns_for`.
-MAP_ROLES: tuple[str, ...] = (
-    "mtr",
-    "qsm",
-    "t1_pre_gd",
-    "t1_post_gd",
-    "t1_pre_uspio",
-    "t1_post_uspio",
-    "r2star",
-    "dr2star",
-)
+MAP_ROLES: tuple[str, ...] = MEASURED_MAPS
 GEOMETRY_COLUMNS: tuple[str, ...] = ("voxels", "volume_mm3", "x_mm", "y_mm", "z_mm")
 
 

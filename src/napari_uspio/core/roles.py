@@ -40,6 +40,18 @@ DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
     "dr2star": (("r2star_post", "r2star"), "r2star_post - r2star (s^-1)"),
 }
 
+#: Maps the lesion model measures (acquired or derived), in table order.
+MEASURED_MAPS: tuple[str, ...] = (
+    "mtr",
+    "qsm",
+    "t1_pre_gd",
+    "t1_post_gd",
+    "t1_pre_uspio",
+    "t1_post_uspio",
+    "r2star",
+    "dr2star",
+)
+
 #: BIDS-like name endings (lower case, without extension) for each role.
 NAME_PATTERNS: dict[str, tuple[str, ...]] = {
     "t1_pre_gd": ("acq-pregd_t1w",),
