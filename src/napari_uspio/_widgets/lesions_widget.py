@@ -93,6 +93,7 @@ class LesionsWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.itemSelectionChanged.connect(self._row_selected)
+        self.table.cellClicked.connect(lambda *_: self._row_selected())
 
         self.new_button = QPushButton("New lesion")
         self.new_button.clicked.connect(self.new_lesion)
@@ -110,7 +111,8 @@ class LesionsWidget(QWidget):
         self.shell_width.setSingleStep(0.5)
         self.shell_width.setSuffix(" mm shell")
         self.shell_width.setValue(DEFAULT_SHELL_WIDTH_MM)
-        self.shell_width.editingFinished.connect(self._set_shell_width)
+        self.shell_width.setKeyboardTracking(False)  # typed values apply on Enter
+        self.shell_width.valueChanged.connect(self._set_shell_width)
 
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -152,7 +154,9 @@ class LesionsWidget(QWidget):
             if binding_for(layer) is None and case_of(layer) is not None:
                 bind(layer, case_of(layer), self.shell_width.value())
         names = [layer.name for layer in self._labels_layers()]
-        current = self.layer.name if self.layer in self._labels_layers() else None
+        bound_any = any(binding_for(layer) for layer in self._labels_layers())
+        keep = self.layer in self._labels_layers() and (self.binding is not None or not bound_any)
+        current = self.layer.name if keep else None
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
         self.layer_box.addItems(names)
@@ -169,6 +173,8 @@ class LesionsWidget(QWidget):
         self._detach()
         self.layer = layer
         if layer is None:
+            self.summary.setText("No lesion selected.")
+            self._update_shell()
             self.refresh()
             return
         binding = binding_for(layer)
@@ -291,10 +297,9 @@ class LesionsWidget(QWidget):
 
     def delete_selected(self) -> None:
         """Erase the selected lesion (undoable)."""
-        if (
-            self.layer is not None
-            and self.layer.selected_label in self.binding.model.table().index
-        ):
+        if self.binding is None:
+            return
+        if self.layer.selected_label in self.binding.model.table().index:
             self.binding.delete_lesion(int(self.layer.selected_label))
 
     def merge_selected(self) -> None:

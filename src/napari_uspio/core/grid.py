@@ -69,7 +69,7 @@ class Grid:
     @property
     def voxel_volume_mm3(self) -> float:
         """Volume of one voxel in mm3."""
-        return float(abs(np.linalg.det(self.index_to_world[:3, :3])))
+        return voxel_volume_mm3(self.index_to_world)
 
     @property
     def origin_mm(self) -> tuple[float, float, float]:
@@ -139,6 +139,20 @@ class Grid:
         if out and _codes(other.file_affine) != _codes(self.file_affine):
             out.append(f"stored {_codes(other.file_affine)}, reference {_codes(self.file_affine)}")
         return out
+
+
+def voxel_volume_mm3(affine: np.ndarray) -> float:
+    """Volume of one voxel: the product of the voxel sizes, exact for whole-mm voxels.
+
+    ``|det|`` of the 3x3 part is used only for sheared (non-orthogonal) affines;
+    for the usual ones it would turn 1 x 1 x 3 mm into 3.0000000000000004 mm3.
+    """
+    columns = np.asarray(affine, dtype=float)[:3, :3]
+    norms = np.linalg.norm(columns, axis=0)
+    gram = (columns.T @ columns) / np.outer(norms, norms)
+    if np.abs(gram - np.eye(3)).max() < 1e-9:
+        return float(np.prod(norms))
+    return float(abs(np.linalg.det(columns)))
 
 
 def _xyz(values_zyx) -> str:

@@ -5,8 +5,8 @@ Definitions
 A *lesion* is the set of voxels holding one label id > 0 in the (z, y, x)
 label volume. ``index_to_world`` maps homogeneous voxel indices (z, y, x, 1)
 to RAS+ world mm; the spacing of an axis is the norm of its column in the 3x3
-part, the voxel volume is ``|det(3x3)|``. NaN voxels of a map are left out of
-every mean; a mean over no valid voxel is NaN.
+part, the voxel volume their product (``|det(3x3)|`` if sheared). NaN voxels
+of a map are left out of every mean; a mean over no valid voxel is NaN.
 
 - **shell** (NAWM shell) of a lesion: the voxels within ``shell_width_mm`` of
   any voxel of the lesion, i.e. reached by an offset ``d`` (integer, z y x)
@@ -59,6 +59,7 @@ import pandas as pd
 from psygnal import Signal
 from scipy import ndimage as ndi
 
+from .grid import voxel_volume_mm3
 from .lesion_geometry import Ball, Box, LesionVoxels, gather_voxels, shell_in_box, spacing_mm
 from .lesion_stats import MAP_ROLES, columns_for, lesion_rows
 
@@ -102,7 +103,7 @@ class LesionModel:
         if affine.shape != (4, 4) or np.linalg.det(affine[:3, :3]) == 0:
             raise ValueError("index_to_world must be an invertible 4 x 4 affine")
         self._affine = affine
-        self._voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
+        self._voxel_mm3 = voxel_volume_mm3(affine)
         unknown = set(maps) - set(MAP_ROLES)
         if unknown:
             raise ValueError(f"unknown map roles {sorted(unknown)}; expected {MAP_ROLES}")
