@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from napari_uspio._napari.binding import LabelsBinding, delete_lesion, merge_lesions
 from napari_uspio.core.lesions import MAP_ROLES, LesionModel
+from napari_uspio.core.ratings import RATING_COLUMNS
 
 SHAPE = (6, 24, 24)
 
@@ -44,7 +45,9 @@ def check(layer, model):
     assert np.array_equal(model.labels, layer.data)
     table = model.table()
     pd.testing.assert_frame_equal(table, model.full_recompute_table(), rtol=1e-6)
-    pd.testing.assert_frame_equal(features_as_table(layer), table, rtol=1e-12)
+    features = features_as_table(layer)
+    assert list(features.columns) == [*table.columns, *RATING_COLUMNS]
+    pd.testing.assert_frame_equal(features[table.columns], table, rtol=1e-12)
 
 
 @pytest.fixture
@@ -134,7 +137,7 @@ def test_assigning_layer_data_resets(bound):
 def test_features_have_an_index_column_and_update_in_place(bound):
     layer, model, _ = bound
     features = layer.features
-    assert list(features.columns) == ["index", *model.columns]
+    assert list(features.columns) == ["index", *model.columns, *RATING_COLUMNS]
     assert features["index"].tolist() == model.ids.tolist()
     emitted = []
     layer.events.features.connect(emitted.append)
@@ -221,3 +224,29 @@ def test_the_binding_needs_no_reference_to_stay_alive():
     layer.paint((3, 12, 12), 6)
     assert 6 in model.table().index
     check(layer, model)
+
+
+def test_ratings_are_columns_of_the_same_features_table(bound):
+    layer, model, binding = bound
+    emitted = []
+    binding.changed.connect(emitted.append)
+    features = layer.features
+    lesion_id = int(model.ids[0])
+    binding.ratings.set(lesion_id, gd="shell", uspio="ring")
+    assert layer.features is features  # updated in place: same rows
+    row = features.set_index("index").loc[lesion_id]
+    assert (row["gd"], row["uspio"], row["lesion_class"]) == ("shell", "ring", "USPIO+/Gd+")
+    assert emitted and lesion_id in emitted[-1]
+    joined = binding.table()
+    assert joined.loc[lesion_id, "lesion_class"] == "USPIO+/Gd+"
+    assert list(joined.columns) == [*model.columns, *RATING_COLUMNS]
+    # a stroke touching the lesion keeps its rating in the published table
+    with layer.block_history():
+        layer.paint((1, 3, 3), lesion_id)
+    assert features_as_table(layer).loc[lesion_id, "gd"] == "shell"
+    # deleting hides the rating; undo brings lesion and rating back together
+    binding.delete_lesion(lesion_id)
+    assert lesion_id not in features_as_table(layer).index
+    layer.undo()
+    assert features_as_table(layer).loc[lesion_id, "uspio"] == "ring"
+    assert binding.new_lesion_id() > max(model.ids)

@@ -26,6 +26,7 @@ def open_demo_viewer():
     _, lesions_widget = viewer.window.add_plugin_dock_widget(
         "napari-uspio", "Lesions", tabify=True
     )
+    viewer.window.add_plugin_dock_widget("napari-uspio", "Ratings", tabify=True)
     case_widget.open_sample()
     viewer.reset_view()
     truth = sample_case_dir() / "truth" / "lesions_truth.nii.gz"

@@ -23,9 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from psygnal import Signal
 
 from napari_uspio.core.lesion_geometry import Box
 from napari_uspio.core.lesions import LesionModel
+from napari_uspio.core.ratings import Ratings
 
 __all__ = ["LabelsBinding", "delete_lesion", "merge_lesions"]
 
@@ -39,8 +42,6 @@ class _Published:
 
     table: object  # the DataFrame object
     ids: np.ndarray
-    names: object  # its columns Index, whose identity tells if columns moved
-    positions: list[int]  # where the model's columns are
 
 
 class LabelsBinding:
@@ -52,15 +53,22 @@ class LabelsBinding:
         A 3-D (z, y, x) labels layer on the model's grid.
     model : LesionModel
         The model; reset from ``layer.data`` if its labels differ.
+    ratings : Ratings, optional
+        The reader's ratings of these lesions; their columns (and the derived
+        ``lesion_class``) are published beside the measures: one table.
     """
 
-    def __init__(self, layer, model: LesionModel) -> None:
+    #: Emitted (with the ids) after ``layer.features`` follows a model or rating change.
+    changed = Signal(object)
+
+    def __init__(self, layer, model: LesionModel, ratings: Ratings | None = None) -> None:
         if layer.multiscale:
             raise ValueError("multiscale labels layers are not supported")
         if tuple(layer.data.shape) != model.shape:
             raise ValueError(f"layer shape {layer.data.shape} != model grid {model.shape}")
         self.layer = layer
         self.model = model
+        self.ratings = Ratings() if ratings is None else ratings
         self._block = np.array(BLOCK_SHAPE)
         self._dirty = np.zeros(-(-np.array(model.shape) // self._block), dtype=bool)
         self._dirty_boxes: list[Box] | None = []
@@ -74,7 +82,8 @@ class LabelsBinding:
             (layer.events.paint, lambda event: self._on_paint(event)),
             (layer.events.set_data, lambda event: self._on_set_data()),
             (layer.events.data, lambda event: self._on_data()),
-            (model.changed, lambda ids: self._publish()),
+            (model.changed, lambda ids: self._publish(ids)),
+            (self.ratings.changed, lambda ids: self._publish(ids, ratings_changed=True)),
         ]
         for emitter, callback in self._connections:
             emitter.connect(callback)
@@ -85,6 +94,14 @@ class LabelsBinding:
         for emitter, callback in self._connections:
             emitter.disconnect(callback)
         self._connections = []
+
+    def table(self) -> pd.DataFrame:
+        """The one per-lesion table: the model's measures joined with the ratings."""
+        return self.model.table().join(self.ratings.table(self.model.ids))
+
+    def new_lesion_id(self) -> int:
+        """An id never used in this session, so no dormant rating comes back with it."""
+        return self.ratings.next_free_id(self.model.ids)
 
     def delete_lesion(self, lesion_id: int) -> None:
         """Erase a lesion, undoably (see :func:`delete_lesion`)."""
@@ -119,30 +136,35 @@ class LabelsBinding:
         self.model.reset(np.asarray(self.layer.data))
 
     # ---------------------------------------------------------------- helpers
-    def _publish(self) -> None:
-        """Make ``layer.features`` equal the model's table (index column = label id)."""
+    def _publish(self, ids=frozenset(), ratings_changed: bool = False) -> None:
+        """Make ``layer.features`` equal the one table (index column = label id)."""
+        self._publish_features(ratings_changed)
+        self.changed.emit(ids)
+
+    def _publish_features(self, ratings_changed: bool) -> None:
         ids = self.model.ids
-        columns = self.model.column_arrays()
         features = self.layer.features
-        if (
+        same_rows = (
             self._published is not None
             and features is self._published.table
             and np.array_equal(ids, self._published.ids)
-        ):
-            # Same rows: replace the columns in place, found by name.
-            if features.columns is not self._published.names:
-                self._published.names = features.columns
-                self._published.positions = features.columns.get_indexer(list(columns)).tolist()
-            if min(self._published.positions) >= 0:
-                for position, values in zip(
-                    self._published.positions, columns.values(), strict=True
-                ):
+        )
+        columns = {} if same_rows and ratings_changed else self.model.column_arrays()
+        if ratings_changed or not same_rows:
+            ratings = self.ratings.table(ids)
+            columns |= {name: ratings[name].to_numpy() for name in ratings.columns}
+        if same_rows:
+            # Same rows: replace the changed columns in place, found by name (cheap:
+            # a stroke only touches the measures, a rating only its columns).
+            positions = features.columns.get_indexer(list(columns)).tolist()
+            if min(positions, default=0) >= 0:
+                for position, values in zip(positions, columns.values(), strict=True):
                     features.isetitem(position, values)
                 self.layer.events.features()
                 return
         self.layer.features = {"index": ids, **columns}
         table = self.layer.features
-        self._published = _Published(table, ids, table.columns, list(range(1, len(columns) + 1)))
+        self._published = _Published(table, ids)
 
     def _mark_box(self, slice_key) -> None:
         b_z, b_y, b_x = BLOCK_SHAPE

@@ -9,6 +9,7 @@ from napari.layers import Labels
 
 from ..core.case import Case
 from ..core.measure import DEFAULT_SHELL_WIDTH_MM, lesion_model
+from ..core.ratings import Ratings
 from .binding import LabelsBinding
 
 _BINDINGS: WeakKeyDictionary[Labels, LabelsBinding] = WeakKeyDictionary()
@@ -34,7 +35,10 @@ def ensure_bound(layer: Labels, case: Case) -> LabelsBinding:
 
 
 def bind(
-    layer: Labels, case: Case, shell_width_mm: float = DEFAULT_SHELL_WIDTH_MM
+    layer: Labels,
+    case: Case,
+    shell_width_mm: float = DEFAULT_SHELL_WIDTH_MM,
+    ratings: Ratings | None = None,
 ) -> LabelsBinding:
     """Bind ``layer`` to a new lesion model over ``case``'s maps (rebinding replaces).
 
@@ -52,7 +56,7 @@ def bind(
     if old is not None:
         old.disconnect()
     model = lesion_model(case, np.asarray(layer.data), shell_width_mm)
-    binding = LabelsBinding(layer, model)
+    binding = LabelsBinding(layer, model, ratings)
     _BINDINGS[layer] = binding
     layer.metadata["case"] = case
     layer.metadata["grid"] = case.grid

@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 
 from .._napari.session import bind, binding_for, case_of
 from ..core.measure import DEFAULT_SHELL_WIDTH_MM
+from ..core.ratings import RATING_COLUMNS
 
 #: Table refreshes are coalesced to one per this many ms (the model itself never lags).
 REFRESH_MS = 80
@@ -66,6 +67,29 @@ class _Item(QTableWidgetItem):
 
     def __lt__(self, other):
         return self.number < getattr(other, "number", math.inf)
+
+
+class _TextItem(QTableWidgetItem):
+    """A rating cell: its text, unrated ("") sorted last."""
+
+    def __init__(self, value):
+        super().__init__("" if value is None else str(value))
+
+    def __lt__(self, other):
+        return (self.text() == "", self.text()) < (other.text() == "", other.text())
+
+
+def _cell(value, column: str) -> QTableWidgetItem:
+    if column in RATING_COLUMNS:
+        return _TextItem("yes" if value is True else "" if value is False else value)
+    return _Item(value, _decimals(column))
+
+
+def _shown_columns(table) -> list[str]:
+    """Class first (the table is narrow), then the measures, then the other ratings."""
+    measures = [c for c in table.columns if c not in RATING_COLUMNS]
+    ratings = [c for c in table.columns if c in RATING_COLUMNS and c != "lesion_class"]
+    return ["lesion_class", *measures, *ratings] if "lesion_class" in table else measures
 
 
 class LesionsWidget(QWidget):
@@ -192,7 +216,7 @@ class LesionsWidget(QWidget):
                 return
         self.binding = binding
         self.shell_width.setValue(binding.model.shell_width_mm)
-        binding.model.changed.connect(self._schedule)
+        binding.changed.connect(self._schedule)
         layer.events.selected_label.connect(self._label_selected)
         self.refresh()
 
@@ -201,7 +225,7 @@ class LesionsWidget(QWidget):
 
     def _detach(self) -> None:
         if self.binding is not None:
-            self.binding.model.changed.disconnect(self._schedule)
+            self.binding.changed.disconnect(self._schedule)
         if self.layer is not None:
             self.layer.events.selected_label.disconnect(self._label_selected)
         self.binding = None
@@ -220,22 +244,21 @@ class LesionsWidget(QWidget):
 
     def refresh(self) -> None:
         """Redraw the table and the selected lesion's numbers from the model."""
-        table = self.binding.model.table() if self.binding else None
+        table = self.binding.table() if self.binding else None
         self.table.setSortingEnabled(False)
         self.table.blockSignals(True)
         if table is None:
             self.table.setRowCount(0)
         else:
-            headers = ["lesion", *table.columns]
-            self.table.setColumnCount(len(headers))
-            self.table.setHorizontalHeaderLabels(headers)
+            columns = _shown_columns(table)
+            self.table.setColumnCount(len(columns) + 1)
+            self.table.setHorizontalHeaderLabels(["lesion", *columns])
             self.table.setRowCount(len(table))
-            values = table.to_numpy(dtype=float)
-            decimals = [_decimals(name) for name in table.columns]
+            values = table[columns].to_numpy(dtype=object)
             for r, lesion_id in enumerate(table.index):
                 self.table.setItem(r, 0, _Item(lesion_id, 0))
-                for c, value in enumerate(values[r]):
-                    self.table.setItem(r, c + 1, _Item(value, decimals[c]))
+                for c, column in enumerate(columns):
+                    self.table.setItem(r, c + 1, _cell(values[r, c], column))
         self.table.blockSignals(False)
         self.table.setSortingEnabled(True)
         self._label_selected()
@@ -256,19 +279,20 @@ class LesionsWidget(QWidget):
         self._update_shell()
 
     def _show_summary(self, lesion_id: int) -> None:
-        table = self.binding.model.table()
+        table = self.binding.table()
         if lesion_id not in table.index:
             self.summary.setText(f"<b>Lesion {lesion_id}</b>: not painted yet.")
             return
         row = table.loc[lesion_id]
+        lesion_class = row["lesion_class"] or "unrated"
         parts = [
             f"{label} <b>{fmt.format(row[col])}</b>"
             for col, (label, fmt) in SUMMARY.items()
             if col in row.index and not math.isnan(row[col])
         ]
         self.summary.setText(
-            f"<span style='font-size:15pt'><b>Lesion {lesion_id}</b></span><br>"
-            + " · ".join(parts)
+            f"<span style='font-size:15pt'><b>Lesion {lesion_id}</b></span> · {lesion_class}"
+            "<br>" + " · ".join(parts)
         )
 
     # ---- actions --------------------------------------------------------------------
@@ -291,7 +315,7 @@ class LesionsWidget(QWidget):
         """Select the next free id and the paint brush."""
         if self.layer is None or self.binding is None:
             return
-        self.layer.selected_label = self.binding.model.next_free_id()
+        self.layer.selected_label = self.binding.new_lesion_id()
         self.layer.mode = "paint"
         self.viewer.layers.selection.active = self.layer
 

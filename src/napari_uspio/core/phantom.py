@@ -144,9 +144,14 @@ def phantom_truth(out_dir) -> pd.DataFrame:
     return pd.read_csv(Path(out_dir) / TRUTH_DIR / TRUTH_CSV, keep_default_na=False)
 
 
-def make_phantom(out_dir, seed: int = 0, geometry: str = "default",
-                 shape_xyz: tuple[int, int, int] | None = None, followup: bool = False,
-                 n_lesions: int | None = None) -> Path:
+def make_phantom(
+    out_dir,
+    seed: int = 0,
+    geometry: str = "default",
+    shape_xyz: tuple[int, int, int] | None = None,
+    followup: bool = False,
+    n_lesions: int | None = None,
+) -> Path:
     """Write a synthetic MS case with ground truth into ``out_dir``; return it.
 
     Parameters
@@ -185,15 +190,25 @@ def make_phantom(out_dir, seed: int = 0, geometry: str = "default",
     brain_scale = float(np.min(np.multiply(shape, voxel) / np.multiply(ref_shape, voxel)))
     labels, wm_var = _anatomy(shape, voxel, brain_scale, rng)
     lesions, label_map = pl.place_lesions(
-        labels, voxel, np.multiply(BRAIN_SEMI_AXES_MM, brain_scale), min(1.0, brain_scale),
-        n_lesions, rng)
+        labels,
+        voxel,
+        np.multiply(BRAIN_SEMI_AXES_MM, brain_scale),
+        min(1.0, brain_scale),
+        n_lesions,
+        rng,
+    )
     affine = phantom_affine(shape, voxel)
     case = (labels, wm_var, lesions, label_map, affine, voxel)
     _write_visit(out_dir, seed, 1, case, rng)
     if followup:
         _write_visit(out_dir / "followup", seed, 2, case, rng)
-    log.info("phantom seed %d %s written to %s in %.1f s", seed, shape, out_dir,
-             time.perf_counter() - start)
+    log.info(
+        "phantom seed %d %s written to %s in %.1f s",
+        seed,
+        shape,
+        out_dir,
+        time.perf_counter() - start,
+    )
     return out_dir
 
 
@@ -210,8 +225,12 @@ def _smooth_field(shape, voxel_mm, brain_scale, sigma_mm, rng) -> np.ndarray:
 
 def _anatomy(shape, voxel_mm, brain_scale, rng):
     """Tissue labels (uint8, file order) and a smooth white-matter variation field."""
-    waves = (rng.normal(size=(8, 3)), rng.uniform(1.5, 3.5, 8), rng.uniform(0, 2 * np.pi, 8),
-             rng.uniform(0.006, 0.016, 8))
+    waves = (
+        rng.normal(size=(8, 3)),
+        rng.uniform(1.5, 3.5, 8),
+        rng.uniform(0, 2 * np.pi, 8),
+        rng.uniform(0.006, 0.016, 8),
+    )
     waves = [a.astype(np.float32) for a in waves]  # float32 keeps the labelling fast
     # sulci: zero crossings of smooth noise read on a sphere of _SULCUS_SPHERE_MM
     sulcal = rng.standard_normal((2 * _SULCUS_SPHERE_MM // 2 + 11,) * 3, dtype=np.float32)
@@ -219,8 +238,10 @@ def _anatomy(shape, voxel_mm, brain_scale, rng):
     sulcal /= sulcal.std()
     wm_var = _smooth_field(shape, voxel_mm, brain_scale, 12.0, rng)
     centre = (np.asarray(shape) - 1) / 2.0
-    x, y, z_all = ((np.arange(n) - c) * v / brain_scale for n, c, v in
-                   zip(shape, centre, voxel_mm * np.array([-1, 1, 1]), strict=True))
+    x, y, z_all = (
+        (np.arange(n) - c) * v / brain_scale
+        for n, c, v in zip(shape, centre, voxel_mm * np.array([-1, 1, 1]), strict=True)
+    )
     x, y = x.astype(np.float32)[:, None, None], y.astype(np.float32)[None, :, None]
     z_all = z_all.astype(np.float32)
     labels = np.empty(shape, np.uint8)
@@ -231,8 +252,11 @@ def _anatomy(shape, voxel_mm, brain_scale, rng):
 
 
 def _ellipsoid(x, y, z, centre, semi):
-    return (((x - centre[0]) / semi[0]) ** 2 + ((y - centre[1]) / semi[1]) ** 2
-            + ((z - centre[2]) / semi[2]) ** 2) < 1
+    return (
+        ((x - centre[0]) / semi[0]) ** 2
+        + ((y - centre[1]) / semi[1]) ** 2
+        + ((z - centre[2]) / semi[2]) ** 2
+    ) < 1
 
 
 def _tissue_labels(x, y, z, sulcal, waves):
@@ -254,27 +278,34 @@ def _tissue_labels(x, y, z, sulcal, waves):
     labels[brain] = WM
     deep = np.zeros(depth.shape, bool)
     for side in (-1, 1):
-        for centre, semi in (((9, -15, 0), (7, 11, 9)), ((25, 0, -2), (5, 13, 9)),
-                             ((14, 14, 7), (4, 8, 8))):  # thalamus, lentiform, caudate
+        for centre, semi in (
+            ((9, -15, 0), (7, 11, 9)),
+            ((25, 0, -2), (5, 13, 9)),
+            ((14, 14, 7), (4, 8, 8)),
+        ):  # thalamus, lentiform, caudate
             deep |= _ellipsoid(x, y, z, (side * centre[0], *centre[1:]), semi)
     labels[deep & brain] = DGM
     vent = _ellipsoid(x, y, z, (0, -5, -5), (1.5, 13, 9))  # third ventricle
     yv = y + 4
     for side in (-1, 1):  # lateral ventricles: arched, horns bent outward and down
-        vent |= _ellipsoid(x - side * (7 + 0.010 * yv**2), yv, z - (12 - 0.012 * yv**2),
-                           (0, 0, 0), (5.5, 32, 8))
+        vent |= _ellipsoid(
+            x - side * (7 + 0.010 * yv**2), yv, z - (12 - 0.012 * yv**2), (0, 0, 0), (5.5, 32, 8)
+        )
     labels[vent & brain] = VENT
     midline = ~_ellipsoid(0, y, z, (0, -5, 7), (1, 40, 28))  # interhemispheric fissure
     shallow = brain & (depth < SULCUS_DEPTH_MM + CORTEX_MM)
     band = np.full(depth.shape, np.inf, np.float32)
     radial = (_SULCUS_SPHERE_MM - 0.6 * depth[shallow]) / r[shallow] / 2.0  # coarse voxels
-    coords = [np.broadcast_to(c, depth.shape)[shallow] * radial + sulcal.shape[0] // 2
-              for c in (u, v, w)]
+    coords = [
+        np.broadcast_to(c, depth.shape)[shallow] * radial + sulcal.shape[0] // 2 for c in (u, v, w)
+    ]
     band[shallow] = np.abs(ndimage.map_coordinates(sulcal, coords, order=1, mode="nearest"))
-    labels[brain & ((depth < CORTEX_MM) | (shallow & (band < 0.9))
-                    | (midline & (np.abs(x) < 4)))] = GM
-    labels[(shallow & (band < 0.15) & (depth < SULCUS_DEPTH_MM))
-           | (brain & midline & (np.abs(x) < 1))] = CSF
+    labels[
+        brain & ((depth < CORTEX_MM) | (shallow & (band < 0.9)) | (midline & (np.abs(x) < 4)))
+    ] = GM
+    labels[
+        (shallow & (band < 0.15) & (depth < SULCUS_DEPTH_MM)) | (brain & midline & (np.abs(x) < 1))
+    ] = CSF
     return labels
 
 
@@ -289,8 +320,9 @@ def _write_visit(out_dir: Path, seed: int, visit: int, case, rng) -> None:
     def write(role, data):
         if data.dtype.kind == "f":  # multiples of 1/16: far below the noise, compresses
             data = np.divide(np.round(np.multiply(data, 16, out=data), out=data), 16, out=data)
-        pending.append(pool.submit(_write_nifti, out_dir / phantom_file_name(seed, role, visit),
-                                   data, affine))
+        pending.append(
+            pool.submit(_write_nifti, out_dir / phantom_file_name(seed, role, visit), data, affine)
+        )
         while len(pending) > 2:
             pending.pop(0).result()
 
@@ -390,8 +422,10 @@ def _write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     img.header.set_xyzt_units(xyz="mm")
     tmp = path.with_name(f".{path.name}.part")
     try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                    compresslevel=1, mtime=0) as gz:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as gz,
+        ):
             holder = nib.FileHolder(fileobj=gz)
             img.to_file_map({"image": holder, "header": holder})
         os.replace(tmp, path)

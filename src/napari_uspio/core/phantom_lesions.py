@@ -61,13 +61,21 @@ MTR_BY_CLASS = {
 }
 MTR_RISE_M12 = {"USPIO+/Gd+": 0.02, "USPIO-/Gd+": 0.01, "USPIO-/Gd-": 0.01, "USPIO+/Gd-": 0.01}
 #: Lesion susceptibility relative to NAWM (mean, sd) in ppb, by (visit, rim); seed 004.
-QSM_REL_PPB = {(1, True): (13.5, 1.5), (1, False): (7.8, 1.2),
-               (2, True): (25.0, 2.5), (2, False): (12.0, 2.0)}
+QSM_REL_PPB = {
+    (1, True): (13.5, 1.5),
+    (1, False): (7.8, 1.2),
+    (2, True): (25.0, 2.5),
+    (2, False): (12.0, 2.0),
+}
 #: Core : rim susceptibility ratio of rim+ lesions, by visit.
 QSM_CORE_TO_RIM = {1: 5.0 / 30.0, 2: 15.0 / 40.0}
 #: Hard lesion intensities by role and visit (T1 roles are relative to NAWM, below).
-LESION_VALUE = {"flair": (950.0, 900.0), "t2": (1000.0, 950.0), "t2star": (850.0, 800.0),
-                "m0": (1080.0, 1060.0)}
+LESION_VALUE = {
+    "flair": (950.0, 900.0),
+    "t2": (1000.0, 950.0),
+    "t2star": (850.0, 800.0),
+    "m0": (1080.0, 1060.0),
+}
 
 
 @dataclass(eq=False)
@@ -127,8 +135,9 @@ class Lesion:
     @property
     def black_hole(self) -> bool:
         """Persistent T1 hypointensity at follow-up (shell, or ring / focal USPIO+/Gd+)."""
-        return self.gd == "shell" or (self.lesion_class == "USPIO+/Gd+"
-                                      and self.uspio in ("ring", "focal"))
+        return self.gd == "shell" or (
+            self.lesion_class == "USPIO+/Gd+" and self.uspio in ("ring", "focal")
+        )
 
 
 def _offsets_mm(lo, hi, centre, voxel_mm):
@@ -148,8 +157,12 @@ def outline_bumps(offsets, semi_mm, waves):
     norm = np.maximum(_ellipsoid_norm(offsets, semi_mm), 1e-6)
     bump = np.zeros(norm.shape)
     for d, freq, phase, amp in zip(*waves, strict=True):
-        bump += amp * np.sin(freq * (d[0] * dx / semi_mm[0] + d[1] * dy / semi_mm[1]
-                                     + d[2] * dz / semi_mm[2]) / norm + phase)
+        bump += amp * np.sin(
+            freq
+            * (d[0] * dx / semi_mm[0] + d[1] * dy / semi_mm[1] + d[2] * dz / semi_mm[2])
+            / norm
+            + phase
+        )
     return norm, bump
 
 
@@ -205,8 +218,12 @@ def place_lesions(labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng)
         stretch = rng.uniform(0.85, 1.15, 2)
         semi_mm = radius_mm * np.array([stretch[0], stretch[1], 1 / stretch.prod()])
         amp = rng.uniform(0.3, 1.0, 4)
-        waves = (rng.normal(size=(4, 3)), rng.uniform(1.5, 3.0, 4), rng.uniform(0, 2 * np.pi, 4),
-                 amp * IRREGULARITY / amp.sum())
+        waves = (
+            rng.normal(size=(4, 3)),
+            rng.uniform(1.5, 3.0, 4),
+            rng.uniform(0, 2 * np.pi, 4),
+            amp * IRREGULARITY / amp.sum(),
+        )
         placed = None
         for attempt in range(4000):
             if attempt and attempt % 500 == 0:
@@ -214,16 +231,24 @@ def place_lesions(labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng)
             u = rng.uniform(-1, 1, 3)  # first 7 kinds on the middle slice, where viewers open
             u[2] = 0.0 if k < 7 else u[2] + 0.2
             centre = np.round(centre_grid + u * zone_vox).astype(int)
-            placed = _try_lesion(centre, semi_mm, voxel_mm, labels, label_map, waves,
-                                 periventricular=(k % 2 == 0 and attempt < 2000))
+            placed = _try_lesion(
+                centre,
+                semi_mm,
+                voxel_mm,
+                labels,
+                label_map,
+                waves,
+                periventricular=(k % 2 == 0 and attempt < 2000),
+            )
             if placed is not None:
                 break
         if placed is None:
             raise ValueError(f"could not place {n_lesions} lesions: grid too small or too many")
         box, mask, half = placed
         label_map[box][mask] = k + 1
-        lesion = _lesion_masks(k + 1, (gd, uspio, rim, vein), centre, box, mask, half,
-                               voxel_mm, labels, rng)
+        lesion = _lesion_masks(
+            k + 1, (gd, uspio, rim, vein), centre, box, mask, half, voxel_mm, labels, rng
+        )
         lesion.radius_mm = float(radius_mm)
         cls = lesion.lesion_class
         lesion.mtr[1] = float(np.clip(rng.normal(*MTR_BY_CLASS[cls]), 0.25, 0.5))
@@ -244,15 +269,32 @@ def _lesion_masks(lesion_id, kind, centre, box, mask, half, voxel_mm, labels, rn
     inner = np.argwhere(mask & (dist > EDGE_MM + 1.0))
     inner = inner[inner[:, 2] == half[2]]  # in the lesion's central slice
     spot_at = inner[rng.integers(len(inner))] if (kind[1] == "focal" and len(inner)) else half
-    spot = mask & (_ellipsoid_norm(_offsets_mm((0, 0, 0), mask.shape, spot_at, voxel_mm),
-                                   np.full(3, SPOT_RADIUS_MM)) <= 1)
+    spot = mask & (
+        _ellipsoid_norm(
+            _offsets_mm((0, 0, 0), mask.shape, spot_at, voxel_mm), np.full(3, SPOT_RADIUS_MM)
+        )
+        <= 1
+    )
     vein = np.zeros_like(mask)
     if kind[3]:
         zs = np.flatnonzero(mask[half[0], half[1]])
-        vein[half[0], half[1], max(zs[0] - 1, 0): zs[-1] + 2] = True
+        vein[half[0], half[1], max(zs[0] - 1, 0) : zs[-1] + 2] = True
         vein &= labels[box] == WM
-    return Lesion(lesion_id, kind[0], kind[1], kind[2], kind[3], tuple(int(c) for c in centre),
-                  0.0, box, mask, edge, rim, spot, vein)
+    return Lesion(
+        lesion_id,
+        kind[0],
+        kind[1],
+        kind[2],
+        kind[3],
+        tuple(int(c) for c in centre),
+        0.0,
+        box,
+        mask,
+        edge,
+        rim,
+        spot,
+        vein,
+    )
 
 
 def _nawm_shell(lesion, labels, label_map, voxel_mm):
@@ -261,8 +303,9 @@ def _nawm_shell(lesion, labels, label_map, voxel_mm):
     far = np.maximum(near + 1, np.round(6.0 / voxel_mm)).astype(int)
     outer = ndimage.maximum_filter(lesion.mask, size=tuple(2 * far + 1))
     inner = ndimage.maximum_filter(lesion.mask, size=tuple(2 * near + 1))
-    return (outer & ~inner & (labels[lesion.box] == WM) & (label_map[lesion.box] == 0)
-            & ~lesion.vein)
+    return (
+        outer & ~inner & (labels[lesion.box] == WM) & (label_map[lesion.box] == 0) & ~lesion.vein
+    )
 
 
 def paint_lesions(hard, role, lesions, visit, wm_value):
@@ -335,8 +378,12 @@ def truth_table(lesions, label_map, affine, voxel_mm, visit) -> pd.DataFrame:
         x, y, z = (affine @ np.array([*les.centre_ijk, 1.0]))[:3]
         n = int(counts[les.lesion_id])
         row = {
-            "lesion": les.lesion_id, "x_mm": round(x, 2), "y_mm": round(y, 2),
-            "z_mm": round(z, 2), "radius_mm": round(les.radius_mm, 2), "voxels": n,
+            "lesion": les.lesion_id,
+            "x_mm": round(x, 2),
+            "y_mm": round(y, 2),
+            "z_mm": round(z, 2),
+            "radius_mm": round(les.radius_mm, 2),
+            "voxels": n,
             "volume_mm3": round(n * voxel_volume, 3),
             "gd": les.gd if visit == 1 else "none",
             "uspio": les.uspio if visit == 1 else "none",

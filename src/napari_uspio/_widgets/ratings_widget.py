@@ -1,0 +1,224 @@
+"""The Ratings dock widget: rate the selected lesion by keyboard, walk the unrated ones."""
+
+from __future__ import annotations
+
+from napari.layers import Labels
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._napari.session import binding_for
+from ..core.ratings import RatingError
+from .reading_box import ReadingBox
+
+#: field -> (title, [(value, key), ...]); the keys work while the widget has focus.
+FIELDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "gd": ("Gd enhancement", [("none", "Q"), ("nodular", "W"), ("shell", "E")]),
+    "uspio": (
+        "USPIO enhancement",
+        [("none", "A"), ("ring", "S"), ("focal", "D"), ("iso", "F")],
+    ),
+    "qsm_rim": ("QSM rim", [("present", "R"), ("absent", "T")]),
+    "central_vein": ("Central vein", [("present", "V"), ("absent", "B")]),
+    "overlap": (
+        "USPIO-Gd overlap",
+        [("<20%", "1"), ("20-80%", "2"), (">80%", "3"), ("n/a", "0")],
+    ),
+    "black_hole": ("T1 black hole", [("yes", "H"), ("no", "J"), ("n/a", "K")]),
+    "confidence": ("Confidence", [("low", "Z"), ("medium", "X"), ("high", "C")]),
+}
+#: What the buttons say for values whose CSV spelling differs.
+SHOWN = {"iso": "iso (return)"}
+NEXT_KEY, PREVIOUS_KEY, COMMENT_KEY = "N", "P", "/"
+
+
+class RatingsWidget(QWidget):
+    """Rate the selected lesion: every choice has a key, shown on its button.
+
+    Clicking a checked choice again (or pressing its key) clears it: unrated is
+    a state of its own, distinct from "none".
+    """
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.layer: Labels | None = None
+        self.binding = None
+        self.title = QLabel("No lesion selected.")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.progress = QLabel("")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #ff8080;")
+        self.buttons: dict[str, dict[str, QPushButton]] = {}
+        self._keys: dict[str, object] = {}
+        grid = QGridLayout()
+        for row, (field, (title, choices)) in enumerate(FIELDS.items()):
+            grid.addWidget(QLabel(title), row, 0)
+            group = QButtonGroup(self)
+            group.setExclusive(False)
+            self.buttons[field] = {}
+            for col, (value, key) in enumerate(choices, start=1):
+                button = QPushButton(f"{SHOWN.get(value, value)}  [{key}]")
+                button.setCheckable(True)
+                button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                button.clicked.connect(lambda _=False, f=field, v=value: self.choose(f, v))
+                group.addButton(button)
+                grid.addWidget(button, row, col)
+                self.buttons[field][value] = button
+                self._keys[key] = lambda f=field, v=value: self.choose(f, v)
+        self.comment = QLineEdit()
+        self.comment.setPlaceholderText(f"comment [{COMMENT_KEY}], Enter to save")
+        self.comment.returnPressed.connect(self._save_comment)
+        previous = QPushButton(f"◀ previous unrated [{PREVIOUS_KEY}]")
+        previous.clicked.connect(lambda: self.step(-1))
+        following = QPushButton(f"next unrated [{NEXT_KEY}] ▶")
+        following.clicked.connect(lambda: self.step(+1))
+        self._keys[NEXT_KEY] = lambda: self.step(+1)
+        self._keys[PREVIOUS_KEY] = lambda: self.step(-1)
+        self._keys[COMMENT_KEY] = self.comment.setFocus
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.progress)
+        layout.addLayout(grid)
+        layout.addWidget(self.comment)
+        steps = QHBoxLayout()
+        steps.addWidget(previous)
+        steps.addWidget(following)
+        layout.addLayout(steps)
+        layout.addWidget(self.message)
+        self.reading = ReadingBox(lambda: self.binding)
+        layout.addWidget(self.reading)
+        layout.addStretch(1)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        self.viewer.layers.selection.events.active.connect(self._follow_active)
+        self._follow_active()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Keys work while the widget has focus (the comment field keeps its typing)."""
+        action = self._keys.get(event.text().upper())
+        if action is None or event.modifiers() & ~Qt.KeyboardModifier.ShiftModifier:
+            super().keyPressEvent(event)
+            return
+        action()
+
+    # ---- following the bound lesions layer -------------------------------------------
+
+    def _follow_active(self, event=None) -> None:
+        active = self.viewer.layers.selection.active
+        layers = [active] if isinstance(active, Labels) else []
+        layers += [lay for lay in self.viewer.layers if isinstance(lay, Labels)]
+        layer = next((lay for lay in layers if binding_for(lay) is not None), None)
+        if layer is self.layer:
+            return
+        self._detach()
+        if layer is not None:
+            self.layer, self.binding = layer, binding_for(layer)
+            layer.events.selected_label.connect(self.refresh)
+            self.binding.changed.connect(self.refresh)
+        self.refresh()
+
+    def _detach(self) -> None:
+        if self.layer is not None:
+            self.layer.events.selected_label.disconnect(self.refresh)
+            self.binding.changed.disconnect(self.refresh)
+        self.layer = self.binding = None
+
+    def closeEvent(self, event) -> None:  # noqa: D102 - Qt override
+        self._detach()
+        self.viewer.layers.selection.events.active.disconnect(self._follow_active)
+        super().closeEvent(event)
+
+    # ---- actions -----------------------------------------------------------------
+
+    @property
+    def lesion_id(self) -> int | None:
+        """The selected lesion, when it exists in the bound layer."""
+        if self.binding is None:
+            return None
+        lesion_id = int(self.layer.selected_label)
+        return lesion_id if lesion_id in self.binding.model.table().index else None
+
+    def choose(self, field: str, value: str) -> None:
+        """Set ``field`` to ``value`` for the selected lesion, or clear it if it is set."""
+        lesion_id = self.lesion_id
+        if lesion_id is None:
+            self.message.setText("Select a painted lesion first.")
+            return
+        try:
+            if getattr(self.binding.ratings.get(lesion_id), field) == value:
+                self.binding.ratings.clear(lesion_id, field)
+            else:
+                self.binding.ratings.set(lesion_id, **{field: value})
+        except RatingError as exc:
+            self.message.setText(str(exc))
+            show_error(str(exc))
+        else:
+            self.message.setText("")
+        self.refresh()
+
+    def _save_comment(self) -> None:
+        if self.lesion_id is not None:
+            self.binding.ratings.set(self.lesion_id, comment=self.comment.text())
+        self.setFocus()
+
+    def step(self, direction: int) -> None:
+        """Select the next (+1) or previous (-1) unrated lesion and centre on it."""
+        if self.binding is None:
+            return
+        ids = self.binding.model.ids
+        current = int(self.layer.selected_label)
+        find = (
+            self.binding.ratings.next_unrated
+            if direction > 0
+            else self.binding.ratings.previous_unrated
+        )
+        lesion_id = find(ids, current)
+        if lesion_id is None:
+            self.message.setText("Every lesion is rated.")
+            return
+        self.layer.selected_label = int(lesion_id)
+        box = self.binding.model.lesion_bbox(int(lesion_id))
+        centre = [(s.start + s.stop - 1) / 2 for s in box]
+        world = self.layer.data_to_world(centre)
+        self.viewer.dims.set_point(0, float(world[0]))
+        self.viewer.scene.camera.center = tuple(float(v) for v in world)
+
+    # ---- view --------------------------------------------------------------------
+
+    def refresh(self, *_) -> None:
+        """Show the selected lesion's rating, its class and the progress."""
+        lesion_id = self.lesion_id
+        enabled = lesion_id is not None
+        for field, buttons in self.buttons.items():
+            current = getattr(self.binding.ratings.get(lesion_id), field) if enabled else None
+            for value, button in buttons.items():
+                button.setEnabled(enabled)
+                button.setChecked(value == current)
+        self.comment.setEnabled(enabled)
+        if self.binding is None:
+            self.title.setText("No bound lesions layer: open a case.")
+            self.progress.setText("")
+            return
+        rated, total = self.binding.ratings.progress(self.binding.model.ids)
+        self.progress.setText(f"rated {rated} of {total}")
+        if not enabled:
+            self.title.setText("Select a painted lesion.")
+            return
+        rating = self.binding.ratings.get(lesion_id)
+        self.comment.setText(rating.comment)
+        cls = rating.lesion_class or "unrated"
+        self.title.setText(
+            f"<span style='font-size:15pt'><b>Lesion {lesion_id}</b></span> · class <b>{cls}</b>"
+        )

@@ -1,0 +1,437 @@
+"""A reader's ratings per lesion, the derived lesion class and the patient group.
+
+Vocabulary
+----------
+One :class:`Rating` per lesion; every field is ``None`` until rated
+(*unrated*, a state of its own, distinct from the rating ``"none"``):
+
+- gd: ``none`` | ``nodular`` | ``shell``;
+- uspio: ``none`` | ``ring`` (ring-like) | ``focal`` | ``iso`` (return to
+  iso-intensity);
+- qsm_rim, central_vein: ``present`` | ``absent``;
+- overlap of USPIO and Gd enhancement, in % of the lesion volume: ``<20%`` |
+  ``20-80%`` | ``>80%`` (only when both enhance) | ``n/a`` (one does not);
+- black_hole (T1, read at follow-up): ``yes`` | ``no`` | ``n/a``;
+- confidence: ``low`` | ``medium`` | ``high``; comment: free text (``""``).
+
+In memory (``Rating``, :meth:`Ratings.table`, ``labels_layer.features``) the
+not-applicable value is ``"n/a"``. The CSV files write it as
+``"not applicable"`` (see :mod:`napari_uspio.core.export`), because
+``pandas.read_csv`` reads ``n/a`` as a missing value by default.
+
+Consistency (refused with :class:`RatingError`, the message says why): an
+overlap grade (``<20%``, ``20-80%``, ``>80%``) while Gd or USPIO is rated
+``none``; overlap ``n/a`` while both enhance; rating Gd or USPIO ``none``
+while an overlap grade is set, or both enhancing while overlap is ``n/a``
+(clear the overlap first, or change it in the same :meth:`Ratings.set` call).
+An overlap given while Gd or USPIO is still unrated is accepted.
+
+Derived, never typed
+--------------------
+- ``lesion_class``: ``USPIO+/Gd+``, ``USPIO-/Gd+``, ``USPIO-/Gd-`` or
+  ``USPIO+/Gd-``; USPIO+ is any pattern (``ring``, ``focal``, ``iso``), Gd+
+  is ``nodular`` or ``shell``. ``None`` until both Gd and USPIO are rated.
+- a lesion is *rated* (``complete``) when gd, uspio, qsm_rim, central_vein
+  and confidence are set, and also overlap when both agents enhance
+  (black_hole and comment are optional).
+- patient group (:func:`patient_group`): ``UEL`` as soon as one lesion is
+  USPIO+; ``GEL`` when every lesion has USPIO rated ``none`` and at least one
+  is Gd+; ``NEL`` when every lesion is rated ``none`` for both agents, and
+  for a case with **no lesion** (no enhancing lesion). ``None`` while the
+  unrated lesions could still change the group. So the group is given as soon
+  as it is certain, never guessed.
+
+Ratings follow their lesion
+---------------------------
+Ratings are keyed by **lesion id** and are never dropped when a lesion
+disappears from the label map:
+
+- **delete / erase** of lesion A: A's rating becomes *dormant*: it is kept,
+  but not listed by ``table(ids)``, ``progress(ids)`` or the exports, since
+  A is not in the model's ``ids``. **Undo** (A's voxels come back with id A)
+  shows it again, unchanged. Redo hides it again.
+- **merge A into B** (A's voxels relabelled B): B keeps its own rating
+  (unrated if it had none; nothing is copied from A); A's rating is dormant
+  and comes back if the merge is undone.
+- **paint / split**: voxels keep their id, so a lesion that grows, shrinks or
+  is cut in two keeps its rating under the id it has; a part given a new id
+  starts unrated.
+- A dormant rating comes back for **any** lesion that gets its id, so new
+  lesions must be painted with an id never rated in the session:
+  :meth:`Ratings.next_free_id` (above every id in the model *and* every id
+  with a rating).
+- Dormant ratings live for the session: the exports hold the lesions present
+  at export only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import pandas as pd
+from psygnal import Signal
+
+NA = "n/a"
+GD_POSITIVE = ("nodular", "shell")
+USPIO_POSITIVE = ("ring", "focal", "iso")
+OVERLAP_GRADES = ("<20%", "20-80%", ">80%")
+#: Rating field -> allowed values (``comment`` is free text).
+VOCABULARY: dict[str, tuple[str, ...]] = {
+    "gd": ("none", *GD_POSITIVE),
+    "uspio": ("none", *USPIO_POSITIVE),
+    "qsm_rim": ("present", "absent"),
+    "central_vein": ("present", "absent"),
+    "overlap": (*OVERLAP_GRADES, NA),
+    "black_hole": ("yes", "no", NA),
+    "confidence": ("low", "medium", "high"),
+}
+#: Rating fields, in column order.
+FIELDS: tuple[str, ...] = (*VOCABULARY, "comment")
+#: Fields that must be set for a lesion to count as rated (plus overlap when both enhance).
+REQUIRED: tuple[str, ...] = ("gd", "uspio", "qsm_rim", "central_vein", "confidence")
+#: Columns of :meth:`Ratings.table`.
+RATING_COLUMNS: tuple[str, ...] = (*FIELDS, "lesion_class", "rated")
+CLASSES: tuple[str, ...] = ("USPIO+/Gd+", "USPIO-/Gd+", "USPIO-/Gd-", "USPIO+/Gd-")
+GROUPS: tuple[str, ...] = ("UEL", "GEL", "NEL")
+#: Display labels where they differ from the stored value.
+LABELS: dict[str, dict[str, str]] = {
+    "uspio": {"ring": "ring-like", "iso": "return to iso-intensity"},
+    "overlap": {"<20%": "< 20 %", "20-80%": "20-80 %", ">80%": "> 80 %"},
+}
+_NAMES = {"gd": "Gd", "uspio": "USPIO"}
+
+
+class RatingError(ValueError):
+    """A refused rating; the message says why and how to fix it."""
+
+
+def lesion_class(gd: str | None, uspio: str | None) -> str | None:
+    """The class ``USPIO±/Gd±`` of a lesion, or None unless both are rated."""
+    if gd is None or uspio is None:
+        return None
+    u = "+" if uspio in USPIO_POSITIVE else "-"
+    g = "+" if gd in GD_POSITIVE else "-"
+    return f"USPIO{u}/Gd{g}"
+
+
+def _check(values: Mapping[str, object], who: str, changed: Iterable[str] = ()) -> None:
+    """Raise :class:`RatingError` if ``values`` (field -> value) is not a valid record."""
+    for name, value in values.items():
+        if name == "comment":
+            if not isinstance(value, str):
+                raise RatingError(f"{who}: comment must be text, got {type(value).__name__}")
+        elif name not in VOCABULARY:
+            raise RatingError(f"{who}: unknown rating field {name!r}; fields: {', '.join(FIELDS)}")
+        elif value is not None and (not isinstance(value, str) or value not in VOCABULARY[name]):
+            allowed = ", ".join(VOCABULARY[name])
+            raise RatingError(
+                f"{who}: {name} {value!r} is not a rating value; allowed: {allowed} "
+                "(or None: unrated)"
+            )
+    gd, uspio, overlap = values.get("gd"), values.get("uspio"), values.get("overlap")
+    changed = set(changed)
+    agents_first = bool(changed & {"gd", "uspio"}) and "overlap" not in changed
+    if overlap in OVERLAP_GRADES:
+        negative = [f"{_NAMES[k]} none" for k in ("gd", "uspio") if values.get(k) == "none"]
+        if negative:
+            if agents_first:
+                agent = " and ".join(negative).replace(" none", "")
+                raise RatingError(
+                    f"{who} has overlap {overlap}: overlap is rated only when both USPIO and Gd "
+                    f"enhance, so {agent} cannot be none; clear the overlap first"
+                )
+            raise RatingError(
+                f"overlap is rated only when both USPIO and Gd enhance; {who} has "
+                f"{' and '.join(negative)} (rate overlap n/a or leave it unrated)"
+            )
+    elif overlap == NA and gd in GD_POSITIVE and uspio in USPIO_POSITIVE:
+        both = f"Gd {gd} and USPIO {uspio}"
+        if agents_first:
+            raise RatingError(
+                f"{who} has overlap n/a (USPIO or Gd does not enhance), but with {both} both "
+                "enhance; clear the overlap first or rate it <20%, 20-80% or >80%"
+            )
+        raise RatingError(
+            f"overlap n/a means USPIO or Gd does not enhance; {who} has {both}: rate it "
+            "<20%, 20-80% or >80%, or leave it unrated"
+        )
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One reader's verdict on one lesion; every field None (unrated) by default."""
+
+    gd: str | None = None
+    uspio: str | None = None
+    qsm_rim: str | None = None
+    central_vein: str | None = None
+    overlap: str | None = None
+    black_hole: str | None = None
+    confidence: str | None = None
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.as_dict(), "this lesion")
+
+    def as_dict(self) -> dict[str, str | None]:
+        """Field -> value, in field order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def with_(self, **changes: str | None) -> Rating:
+        """A copy with ``changes`` applied (None clears a field), validated."""
+        return _merge(self, changes, "this lesion")
+
+    @property
+    def uspio_positive(self) -> bool | None:
+        """True for a USPIO pattern (ring, focal, iso), False for none, None if unrated."""
+        return None if self.uspio is None else self.uspio in USPIO_POSITIVE
+
+    @property
+    def gd_positive(self) -> bool | None:
+        """True for nodular or shell, False for none, None if unrated."""
+        return None if self.gd is None else self.gd in GD_POSITIVE
+
+    @property
+    def lesion_class(self) -> str | None:
+        """``USPIO±/Gd±``, or None unless gd and uspio are rated."""
+        return lesion_class(self.gd, self.uspio)
+
+    @property
+    def complete(self) -> bool:
+        """True when every required field is set (overlap too when both enhance)."""
+        return _complete(self.as_dict())
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is rated and there is no comment."""
+        return self == _UNRATED
+
+
+_UNRATED = Rating()
+
+
+class Ratings:
+    """Ratings of one reader on one case: lesion id -> :class:`Rating`, evented.
+
+    Ratings follow their lesion id (see the module docstring): nothing here
+    drops a rating when a lesion disappears; callers pass the ids of the
+    lesions that exist now (``model.ids``) to :meth:`table`, :meth:`progress`
+    and the navigation helpers.
+    """
+
+    #: Emits the frozenset of lesion ids whose rating changed.
+    changed = Signal(object)
+
+    def __init__(self, records: Mapping[int, Rating | Mapping] | None = None) -> None:
+        self._records: dict[int, Rating] = {}
+        for lesion_id, rating in (records or {}).items():
+            if not isinstance(rating, Rating):
+                rating = _merge(_UNRATED, dict(rating), f"lesion {lesion_id}")
+            if not rating.empty:
+                self._records[_lesion_id(lesion_id)] = rating
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(self._records))
+
+    def __contains__(self, lesion_id: object) -> bool:
+        return lesion_id in self._records
+
+    def __repr__(self) -> str:
+        return f"Ratings({len(self._records)} lesions with a rating)"
+
+    def items(self) -> list[tuple[int, Rating]]:
+        """(lesion id, rating) of every id with a rating, dormant ones included, sorted."""
+        return sorted(self._records.items())
+
+    def get(self, lesion_id: int) -> Rating:
+        """The rating of a lesion (an unrated ``Rating()`` when it has none)."""
+        return self._records.get(int(lesion_id), _UNRATED)
+
+    def set(self, lesion_id: int, **changes: str | None) -> Rating:
+        """Apply ``changes`` (None clears a field) to a lesion's rating and return it.
+
+        The combined record is validated first; a refused change leaves the
+        rating as it was.
+        """
+        lesion_id = _lesion_id(lesion_id)
+        old = self.get(lesion_id)
+        new = _merge(old, changes, f"lesion {lesion_id}")
+        if new != old:
+            if new.empty:
+                self._records.pop(lesion_id, None)
+            else:
+                self._records[lesion_id] = new
+            self.changed.emit(frozenset({lesion_id}))
+        return new
+
+    def clear(self, lesion_id: int, field: str) -> Rating:
+        """Make one field of a lesion unrated again (comment: empty)."""
+        return self.set(lesion_id, **{field: None})
+
+    def load(self, records: Mapping[int, Rating]) -> None:
+        """Replace every rating (e.g. after reopening a reading)."""
+        new = Ratings(records)._records
+        touched = set(self._records) | set(new)
+        self._records = new
+        if touched:
+            self.changed.emit(frozenset(touched))
+
+    def dormant(self, ids: Iterable[int]) -> list[int]:
+        """Ids with a rating whose lesion is not in ``ids``, sorted."""
+        present = {int(i) for i in ids}
+        return sorted(i for i in self._records if i not in present)
+
+    def next_free_id(self, ids: Iterable[int]) -> int:
+        """An id above every lesion in ``ids`` and every id with a rating."""
+        return max([0, *(int(i) for i in ids), *self._records]) + 1
+
+    def table(self, ids: Iterable[int]) -> pd.DataFrame:
+        """One row per id of ``ids`` (in that order), index ``lesion``.
+
+        Columns :data:`RATING_COLUMNS`; rating columns and ``lesion_class`` are
+        object dtype holding str or None (unrated), ``rated`` is bool.
+        """
+        ids = [int(i) for i in ids]
+        rows = [self.get(i) for i in ids]
+        index = pd.Index(np.array(ids, dtype=np.int64), name="lesion")
+
+        def column(values: list, dtype: object = object) -> pd.Series:
+            # explicit object dtype: pandas >= 3 would infer "str" and turn None into NaN
+            return pd.Series(values, index=index, dtype=dtype)
+
+        data = {name: column([getattr(r, name) for r in rows]) for name in FIELDS}
+        data["lesion_class"] = column([r.lesion_class for r in rows])
+        data["rated"] = column([r.complete for r in rows], bool)
+        return pd.DataFrame(data, index=index)
+
+    def progress(self, ids: Iterable[int]) -> tuple[int, int]:
+        """``(k, n)``: k of the n lesions in ``ids`` are rated (complete)."""
+        ids = list(ids)
+        return sum(self.get(i).complete for i in ids), len(ids)
+
+    def next_unrated(self, ids: Iterable[int], after_id: int | None = None) -> int | None:
+        """The first not-complete lesion after ``after_id`` in id order, wrapping around.
+
+        ``after_id`` need not be in ``ids``; it is returned last, when it is the
+        only unrated lesion. None when every lesion is rated.
+        """
+        return self._step(ids, after_id, forward=True)
+
+    def previous_unrated(self, ids: Iterable[int], before_id: int | None = None) -> int | None:
+        """The last not-complete lesion before ``before_id`` in id order, wrapping around."""
+        return self._step(ids, before_id, forward=False)
+
+    def _step(self, ids: Iterable[int], start: int | None, forward: bool) -> int | None:
+        order = sorted({int(i) for i in ids}, reverse=not forward)
+        if start is not None:
+            start = int(start)
+            cut = next(
+                (k for k, i in enumerate(order) if (i > start if forward else i < start)),
+                len(order),
+            )
+            order = order[cut:] + order[:cut]
+        return next((i for i in order if not self.get(i).complete), None)
+
+
+def _lesion_id(value: object) -> int:
+    lesion_id = int(value)  # type: ignore[call-overload]
+    if lesion_id != value or lesion_id < 1:
+        raise RatingError(f"lesion ids are whole numbers >= 1, got {value!r}")
+    return lesion_id
+
+
+def _merge(old: Rating, changes: dict[str, str | None], who: str) -> Rating:
+    """``old`` with ``changes`` (None clears; comment None is ""), validated for ``who``."""
+    if "comment" in changes and changes["comment"] is None:
+        changes["comment"] = ""
+    _check(old.as_dict() | changes, who, changes)
+    return replace(old, **changes)
+
+
+def _complete(values: Mapping[str, str | None]) -> bool:
+    """The rule of :attr:`Rating.complete` on a field -> value mapping."""
+    if any(values.get(name) is None for name in REQUIRED):
+        return False
+    both = values["gd"] in GD_POSITIVE and values["uspio"] in USPIO_POSITIVE
+    return not (both and values.get("overlap") is None)
+
+
+# -------------------------------------------------------------------- patient level
+def _value(x: object) -> str | None:
+    """A rating cell as str or None (NaN / pd.NA / None are unrated)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
+        return None
+    return str(x)
+
+
+def patient_group(ratings_table: pd.DataFrame) -> str | None:
+    """``UEL``, ``GEL``, ``NEL``, or None while unrated lesions could change it.
+
+    ``ratings_table`` has columns ``gd`` and ``uspio`` (one row per lesion);
+    NaN counts as unrated. UEL: at least one USPIO+ lesion (decided as soon as
+    one is rated USPIO+). GEL: every lesion rated USPIO none and at least one
+    Gd+. NEL: every lesion rated none for both agents, or no lesion at all.
+    """
+    gd = [_value(v) for v in ratings_table["gd"]]
+    uspio = [_value(v) for v in ratings_table["uspio"]]
+    if any(u in USPIO_POSITIVE for u in uspio):
+        return "UEL"
+    if any(u is None for u in uspio):
+        return None
+    if any(g in GD_POSITIVE for g in gd):
+        return "GEL"
+    if any(g is None for g in gd):
+        return None
+    return "NEL"
+
+
+#: Per-class counts of :func:`patient_summary`: key -> class.
+CLASS_COUNTS: dict[str, str] = {
+    "n_uspio_pos_gd_pos": "USPIO+/Gd+", "n_uspio_neg_gd_pos": "USPIO-/Gd+",
+    "n_uspio_neg_gd_neg": "USPIO-/Gd-", "n_uspio_pos_gd_neg": "USPIO+/Gd-",
+}  # fmt: skip
+#: Per-pattern counts of :func:`patient_summary`: key -> (column, value counted).
+PATTERN_COUNTS: dict[str, tuple[str, str]] = {
+    "n_gd_nodular": ("gd", "nodular"), "n_gd_shell": ("gd", "shell"),
+    "n_uspio_ring": ("uspio", "ring"), "n_uspio_focal": ("uspio", "focal"),
+    "n_uspio_iso": ("uspio", "iso"),
+    "n_qsm_rim": ("qsm_rim", "present"), "n_central_vein": ("central_vein", "present"),
+    "n_overlap_lt20": ("overlap", "<20%"), "n_overlap_20_80": ("overlap", "20-80%"),
+    "n_overlap_gt80": ("overlap", ">80%"), "n_black_hole": ("black_hole", "yes"),
+}  # fmt: skip
+#: Keys of :func:`patient_summary`, in order.
+SUMMARY_KEYS: tuple[str, ...] = (
+    "group", "n_lesions", "n_rated", *CLASS_COUNTS, *PATTERN_COUNTS, "lesion_load_cm3", "nawm_mtr"
+)  # fmt: skip
+
+
+def patient_summary(table: pd.DataFrame, nawm_mtr: float) -> dict[str, object]:
+    """The patient-level summary of a per-lesion table with metrics and ratings.
+
+    ``table`` has one row per lesion, the rating columns (``gd``, ``uspio``,
+    ``qsm_rim``, ``central_vein``, ``overlap``, ``black_hole``, ``confidence``;
+    None or NaN: unrated) and ``volume_mm3``. Class and completeness are derived
+    from the ratings (a ``lesion_class`` or ``rated`` column is not read).
+    Returns :data:`SUMMARY_KEYS`: group (:func:`patient_group`), n_lesions,
+    n_rated (complete ratings), counts per class and per pattern (unrated
+    lesions count in none), lesion_load_cm3 (sum of volume_mm3 / 1000; 0 with
+    no lesion) and nawm_mtr (as given).
+    """
+    cells = {name: [_value(v) for v in table[name]] for name in FIELDS if name != "comment"}
+    n = len(table)
+    classes = [lesion_class(g, u) for g, u in zip(cells["gd"], cells["uspio"], strict=True)]
+    rated = [_complete({k: cells[k][i] for k in cells}) for i in range(n)]
+    out: dict[str, object] = {"group": patient_group(table), "n_lesions": n}
+    out["n_rated"] = int(sum(rated))
+    out |= {key: classes.count(cls) for key, cls in CLASS_COUNTS.items()}
+    out |= {key: cells[col].count(value) for key, (col, value) in PATTERN_COUNTS.items()}
+    volume = np.asarray(table["volume_mm3"], dtype=float)
+    out["lesion_load_cm3"] = float(volume.sum() / 1000.0)
+    out["nawm_mtr"] = float(nawm_mtr)
+    return out
