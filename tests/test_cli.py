@@ -32,20 +32,83 @@ def test_measure_writes_the_live_table(phantom_dir, phantom_case, tmp_path):
     out = tmp_path / "table.csv"
     result = subprocess.run(
         [EXE, "measure", str(phantom_dir), "--labels", str(truth), "-o", str(out)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out)
     expected = lesion_model(phantom_case, read_labels(phantom_case, truth)).table()
-    assert list(table.columns) == ["lesion", *expected.columns]
-    np.testing.assert_allclose(table.drop(columns="lesion").to_numpy(float),
-                               expected.to_numpy(float), rtol=1e-6)
+    assert list(table.columns[:3]) == ["case", "reader", "lesion"]
+    assert list(table.columns[3 : 3 + len(expected.columns)]) == list(expected.columns)
+    np.testing.assert_allclose(
+        table[expected.columns].to_numpy(float), expected.to_numpy(float), rtol=1e-6
+    )
+    assert table["lesion_class"].isna().all()  # no ratings given: every lesion unrated
     assert len(table) == len(pd.read_csv(phantom_dir / "truth" / "lesions_truth.csv"))
+
+
+def test_measure_joins_ratings_and_writes_the_summary(phantom_dir, phantom_case, tmp_path):
+    from napari_uspio.core.export import export_reading
+    from napari_uspio.core.measure import lesion_model, read_labels
+    from napari_uspio.core.ratings import Ratings
+
+    truth_csv = pd.read_csv(phantom_dir / "truth" / "lesions_truth.csv", keep_default_na=False)
+    ratings = Ratings()
+    for row in truth_csv.itertuples():
+        ratings.set(
+            row.lesion,
+            gd=row.gd,
+            uspio=row.uspio,
+            qsm_rim=row.qsm_rim,
+            central_vein=row.central_vein,
+            overlap=row.overlap,
+            confidence="high",
+        )
+    truth = phantom_dir / "truth" / "lesions_truth.nii.gz"
+    labels = read_labels(phantom_case, truth)
+    paths = export_reading(
+        tmp_path / "r",
+        phantom_case,
+        labels,
+        lesion_model(phantom_case, labels).table(),
+        ratings,
+        "r2",
+        "c1",
+        3.0,
+    )
+    out, summary = tmp_path / "t.csv", tmp_path / "s.csv"
+    args = [
+        "measure",
+        str(phantom_dir),
+        "--labels",
+        str(truth),
+        "-o",
+        str(out),
+        "--ratings",
+        str(paths["lesions"]),
+        "--summary",
+        str(summary),
+        "--reader",
+        "r2",
+        "--case-code",
+        "c1",
+    ]
+    assert main(args) == 0
+    table = pd.read_csv(out)
+    assert table["lesion_class"].tolist() == truth_csv["lesion_class"].tolist()
+    assert set(table["reader"]) == {"r2"} and set(table["case"]) == {"c1"}
+    assert (table["rated"]).all()
+    row = pd.read_csv(summary).iloc[0]
+    assert row["group"] == "UEL" and row["n_lesions"] == len(truth_csv)
+    assert row["lesion_load_cm3"] == pytest.approx(truth_csv["volume_mm3"].sum() / 1000)
 
 
 def test_measure_refuses_labels_on_another_grid(phantom_dir, tmp_path, capsys):
     bad = write_nifti(tmp_path / "mask.nii.gz", np.zeros((10, 10, 10), np.uint8))
-    assert main(["measure", str(phantom_dir), "--labels", str(bad), "-o", str(tmp_path / "t.csv")]) == 2
+    assert (
+        main(["measure", str(phantom_dir), "--labels", str(bad), "-o", str(tmp_path / "t.csv")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert str(bad) in err and "256 x 256 x 44 voxels of 1 x 1 x 3 mm" in err
     assert "10 x 10 x 10" in err and not (tmp_path / "t.csv").exists()
@@ -56,8 +119,13 @@ def test_demo_headless_saves_a_screenshot(tmp_path):
     shot = tmp_path / "demo.png"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    result = subprocess.run([EXE, "demo", "--screenshot", str(shot)], capture_output=True,
-                            text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [EXE, "demo", "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"demo screenshot saved to {shot}" in result.stdout
     from imageio.v3 import imread

@@ -29,13 +29,21 @@ def _phantom(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     from .core.case import load_case
-    from .core.measure import measure_case
+    from .core.export import read_ratings, reading_table, summary_table, write_reading_csv
+    from .core.measure import lesion_model, read_labels
+    from .core.ratings import Ratings
 
-    table = measure_case(load_case(args.case_dir), args.labels, shell_width_mm=args.shell_width_mm)
-    from .core.writers import write_csv
-
-    write_csv(table, args.output)
+    case = load_case(args.case_dir)
+    labels = read_labels(case, args.labels)
+    model = lesion_model(case, labels, shell_width_mm=args.shell_width_mm)
+    ratings = read_ratings(args.ratings) if args.ratings else Ratings()
+    code = args.case_code or Path(args.case_dir).resolve().name
+    table = reading_table(model.table(), ratings, code, args.reader)
+    write_reading_csv(table, args.output)
     sys.stdout.write(f"{len(table)} lesions written to {args.output}\n")
+    if args.summary:
+        write_reading_csv(summary_table(table, case, labels, args.shell_width_mm), args.summary)
+        sys.stdout.write(f"patient summary written to {args.summary}\n")
     return 0
 
 
@@ -99,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--labels", type=Path, required=True, help="label map NIfTI on the case grid")
     m.add_argument("-o", "--output", type=Path, required=True, help="CSV to write")
     m.add_argument("--shell-width-mm", type=float, default=3.0)
+    m.add_argument(
+        "--ratings", type=Path, help="a lesion CSV exported by a reading: join its ratings"
+    )
+    m.add_argument("--summary", type=Path, help="also write the patient summary CSV here")
+    m.add_argument("--reader", default="", help="reader id written in the tables")
+    m.add_argument("--case-code", help="case code written in the tables (default: folder name)")
     m.set_defaults(run=_measure)
     return parser
 

@@ -158,6 +158,22 @@ def reading_table(
     return pd.DataFrame(columns)
 
 
+def summary_table(
+    lesions: pd.DataFrame, case: Case, labels: np.ndarray, shell_width_mm: float
+) -> pd.DataFrame:
+    """The one-row patient summary of a reading table (see :func:`reading_table`)."""
+    summary = patient_summary(lesions, nawm_mtr(case, labels))
+    first = lesions.iloc[0] if len(lesions) else {"case": "", "reader": ""}
+    row = {"case": str(first["case"]), "reader": str(first["reader"])} | summary
+    row["shell_width_mm"] = float(shell_width_mm)
+    return pd.DataFrame([row], columns=list(SUMMARY_COLUMNS))
+
+
+def write_reading_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a reading table as a tidy CSV (``n/a`` written ``not applicable``), atomically."""
+    return write_csv(_to_csv_values(table), path, index=False)
+
+
 def export_paths(out_dir: str | Path, case_code: str, reader: str) -> dict[str, Path]:
     """The four export paths (keys lesions, summary, labels, provenance)."""
     for what, value in (("case code", str(case_code)), ("reader", str(reader))):
@@ -211,14 +227,11 @@ def export_reading(
     started = _utc_iso(started_at)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     lesions = reading_table(model_table, ratings, case_code, reader)
-    summary = patient_summary(lesions, nawm_mtr(case, labels))
-    summary_row = {"case": str(case_code), "reader": str(reader)} | summary
-    summary_row["shell_width_mm"] = float(shell_width_mm)
-    summary_frame = pd.DataFrame([summary_row], columns=list(SUMMARY_COLUMNS))
+    summary_frame = summary_table(lesions, case, labels, shell_width_mm)
     with ExitStack() as stack:  # every file to a temporary first; renamed only if all succeed
         # entered in reverse so that the renames run lesions, summary, labels, provenance
         tmp = {key: stack.enter_context(atomic_path(paths[key])) for key in reversed(paths)}
-        write_csv(_to_csv_values(lesions), tmp["lesions"], index=False)
+        write_reading_csv(lesions, tmp["lesions"])
         write_csv(summary_frame, tmp["summary"], index=False)
         save_label_map(tmp["labels"], labels, case.grid)
         provenance = _provenance(case, case_code, reader, shell_width_mm, started)
@@ -297,20 +310,23 @@ def load_reading(
                 f"{paths[key]}: not found; no {key} exported for case {case_code!r} and "
                 f"reader {reader!r} in {out_dir}"
             )
-    labels = read_labels(case, paths["labels"])
-    table = read_lesions_csv(paths["lesions"])
+    return read_labels(case, paths["labels"]), read_ratings(paths["lesions"])
+
+
+def read_ratings(path: str | Path) -> Ratings:
+    """The ratings held by a lesion CSV, validated as when typed (errors name the file)."""
+    table = read_lesions_csv(path)
     missing = [c for c in ("lesion", *FIELDS) if c not in table]
     if missing:
-        raise ValueError(f"{paths['lesions']}: missing column(s) {', '.join(missing)}")
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
     records: dict[int, Rating | Mapping[str, str | None]] = {}
     for row in table[["lesion", *FIELDS]].itertuples(index=False):
         values = dict(zip(("lesion", *FIELDS), row, strict=True))
         records[int(values.pop("lesion"))] = values
     try:
-        ratings = Ratings(records)
+        return Ratings(records)
     except RatingError as exc:
-        raise RatingError(f"{paths['lesions']}: {exc}") from exc
-    return labels, ratings
+        raise RatingError(f"{path}: {exc}") from exc
 
 
 def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
@@ -325,7 +341,7 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
 # ------------------------------------------------------------------ internals
 def _to_csv_values(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
-    for name in _NA_FIELDS:
+    for name in (n for n in _NA_FIELDS if n in out):
         values = [CSV_NOT_APPLICABLE if v == NA else v for v in out[name].tolist()]
         out[name] = pd.Series(values, index=out.index, dtype=object)
     return out
