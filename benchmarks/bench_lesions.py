@@ -177,10 +177,10 @@ class Timings:
     def _timed_publish(self, binding):
         publish = binding._publish
 
-        def timed():
+        def timed(*args, **kwargs):
             before = binding.layer.features
             start = time.perf_counter()
-            publish()
+            publish(*args, **kwargs)
             seconds = time.perf_counter() - start
             if self.phase == "stroke":
                 same = binding.layer.features is before

@@ -20,7 +20,7 @@ assigning a new table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,8 @@ class _Published:
 
     table: object  # the DataFrame object
     ids: np.ndarray
+    names: object  # its columns Index, whose identity tells if columns moved
+    positions: dict = field(default_factory=dict)  # column names -> their positions
 
 
 class LabelsBinding:
@@ -151,12 +153,17 @@ class LabelsBinding:
         )
         columns = {} if same_rows and ratings_changed else self.model.column_arrays()
         if ratings_changed or not same_rows:
-            ratings = self.ratings.table(ids)
-            columns |= {name: ratings[name].to_numpy() for name in ratings.columns}
+            columns |= self.ratings.columns(ids)
         if same_rows:
             # Same rows: replace the changed columns in place, found by name (cheap:
             # a stroke only touches the measures, a rating only its columns).
-            positions = features.columns.get_indexer(list(columns)).tolist()
+            if features.columns is not self._published.names:  # another party edited them
+                self._published.names = features.columns
+                self._published.positions.clear()
+            key = tuple(columns)
+            if key not in self._published.positions:
+                self._published.positions[key] = features.columns.get_indexer(key).tolist()
+            positions = self._published.positions[key]
             if min(positions, default=0) >= 0:
                 for position, values in zip(positions, columns.values(), strict=True):
                     features.isetitem(position, values)
@@ -164,7 +171,7 @@ class LabelsBinding:
                 return
         self.layer.features = {"index": ids, **columns}
         table = self.layer.features
-        self._published = _Published(table, ids)
+        self._published = _Published(table, ids, table.columns)
 
     def _mark_box(self, slice_key) -> None:
         b_z, b_y, b_x = BLOCK_SHAPE

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import binding_for
-from ..core.ratings import RatingError
+from ..core.ratings import LABELS, RatingError
 from .reading_box import ReadingBox
 
 #: field -> (title, [(value, key), ...]); the keys work while the widget has focus.
@@ -36,8 +36,6 @@ FIELDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "black_hole": ("T1 black hole", [("yes", "H"), ("no", "J"), ("n/a", "K")]),
     "confidence": ("Confidence", [("low", "Z"), ("medium", "X"), ("high", "C")]),
 }
-#: What the buttons say for values whose CSV spelling differs.
-SHOWN = {"iso": "iso (return)"}
 NEXT_KEY, PREVIOUS_KEY, COMMENT_KEY = "N", "P", "/"
 
 
@@ -68,7 +66,7 @@ class RatingsWidget(QWidget):
             group.setExclusive(False)
             self.buttons[field] = {}
             for col, (value, key) in enumerate(choices, start=1):
-                button = QPushButton(f"{SHOWN.get(value, value)}  [{key}]")
+                button = QPushButton(f"{LABELS.get(field, {}).get(value, value)}  [{key}]")
                 button.setCheckable(True)
                 button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
                 button.clicked.connect(lambda _=False, f=field, v=value: self.choose(f, v))

@@ -98,7 +98,7 @@ CLASSES: tuple[str, ...] = ("USPIO+/Gd+", "USPIO-/Gd+", "USPIO-/Gd-", "USPIO+/Gd
 GROUPS: tuple[str, ...] = ("UEL", "GEL", "NEL")
 #: Display labels where they differ from the stored value.
 LABELS: dict[str, dict[str, str]] = {
-    "uspio": {"ring": "ring-like", "iso": "return to iso-intensity"},
+    "uspio": {"ring": "ring-like", "iso": "return to iso"},
     "overlap": {"<20%": "< 20 %", "20-80%": "20-80 %", ">80%": "> 80 %"},
 }
 _NAMES = {"gd": "Gd", "uspio": "USPIO"}
@@ -297,18 +297,37 @@ class Ratings:
         Columns :data:`RATING_COLUMNS`; rating columns and ``lesion_class`` are
         object dtype holding str or None (unrated), ``rated`` is bool.
         """
-        ids = [int(i) for i in ids]
-        rows = [self.get(i) for i in ids]
-        index = pd.Index(np.array(ids, dtype=np.int64), name="lesion")
+        ids = np.asarray([int(i) for i in ids], dtype=np.int64)
+        index = pd.Index(ids, name="lesion")
+        # explicit object dtype: pandas >= 3 would infer "str" and turn None into NaN
+        return pd.DataFrame(
+            {
+                name: pd.Series(values, index=index, dtype=values.dtype)
+                for name, values in self.columns(ids).items()
+            },
+            index=index,
+        )
 
-        def column(values: list, dtype: object = object) -> pd.Series:
-            # explicit object dtype: pandas >= 3 would infer "str" and turn None into NaN
-            return pd.Series(values, index=index, dtype=dtype)
+    def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """The :data:`RATING_COLUMNS` as arrays in the order of ``ids``.
 
-        data = {name: column([getattr(r, name) for r in rows]) for name in FIELDS}
-        data["lesion_class"] = column([r.lesion_class for r in rows])
-        data["rated"] = column([r.complete for r in rows], bool)
-        return pd.DataFrame(data, index=index)
+        Costs O(len(ids) + rated lesions): unrated rows are filled in bulk, so
+        publishing after a brush stroke stays cheap.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        out = {name: np.full(len(ids), None, dtype=object) for name in RATING_COLUMNS}
+        out["comment"][:] = ""
+        out["rated"] = np.zeros(len(ids), dtype=bool)
+        order = np.argsort(ids, kind="stable")
+        for lesion_id, rating in self._records.items():
+            pos = np.searchsorted(ids, lesion_id, sorter=order)
+            if pos < len(ids) and ids[order[pos]] == lesion_id:
+                row = order[pos]
+                for name in FIELDS:
+                    out[name][row] = getattr(rating, name)
+                out["lesion_class"][row] = rating.lesion_class
+                out["rated"][row] = rating.complete
+        return out
 
     def progress(self, ids: Iterable[int]) -> tuple[int, int]:
         """``(k, n)``: k of the n lesions in ``ids`` are rated (complete)."""
