@@ -82,7 +82,9 @@ def test_folder_case_tells_role_volume_and_file(tmp_path):
 def test_mapping_and_manifest(tmp_path):
     folder = _case_folder(tmp_path, ("flair", "qsm"))
     write_nifti(tmp_path / "weird_name.nii.gz", _img(9), AFF)
-    case = load_case({"qsm": folder / "weird_name.nii.gz", "flair": folder / "sub-01_ses-01_FLAIR.nii.gz"})
+    case = load_case(
+        {"qsm": folder / "weird_name.nii.gz", "flair": folder / "sub-01_ses-01_FLAIR.nii.gz"}
+    )
     np.testing.assert_array_equal(case["qsm"], np.transpose(_img(9), (2, 1, 0)))
     (folder / "case.toml").write_text('[roles]\nqsm = "weird_name.nii.gz"\n')
     case = load_case(folder)

@@ -20,8 +20,12 @@ def _folder(tmp_path):
     m0[0, 0, 0] = 0
     write_nifti(tmp_path / "sub-01_mt-off_MTS.nii.gz", m0, AFF)
     write_nifti(tmp_path / "sub-01_mt-on_MTS.nii.gz", m0 * 0.55, AFF)
-    write_nifti(tmp_path / "sub-01_Chimap.nii.gz", rng.normal(0, 20, SHAPE).astype(np.float32), AFF)
-    write_nifti(tmp_path / "sub-01_FLAIR.nii.gz", rng.uniform(0, 900, SHAPE).astype(np.float32), AFF)
+    write_nifti(
+        tmp_path / "sub-01_Chimap.nii.gz", rng.normal(0, 20, SHAPE).astype(np.float32), AFF
+    )
+    write_nifti(
+        tmp_path / "sub-01_FLAIR.nii.gz", rng.uniform(0, 900, SHAPE).astype(np.float32), AFF
+    )
     return tmp_path
 
 
@@ -61,13 +65,17 @@ def test_open_folder_places_every_layer_in_nifti_mm(widget, qtbot, tmp_path):
     mmt = nib.as_closest_canonical(nib.load(folder / "sub-01_mt-on_MTS.nii.gz")).get_fdata()
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = np.where(m0 > 0, (m0 - mmt) / m0, np.nan)
-    np.testing.assert_allclose(viewer.layers["mtr"].data, np.transpose(expected, (2, 1, 0)), rtol=1e-6)
+    np.testing.assert_allclose(
+        viewer.layers["mtr"].data, np.transpose(expected, (2, 1, 0)), rtol=1e-6
+    )
     assert viewer.layers["mtr"].contrast_limits == [0.0, 0.6]
     lo, hi = viewer.layers["qsm"].contrast_limits
     assert lo == pytest.approx(-hi)
     assert viewer.layers["lesions"].data.shape == (5, 10, 12)
     # the widget tells roles and derived maps
-    table = [(w.found.item(r, 0).text(), w.found.item(r, 1).text()) for r in range(w.found.rowCount())]
+    table = [
+        (w.found.item(r, 0).text(), w.found.item(r, 1).text()) for r in range(w.found.rowCount())
+    ]
     assert ("qsm", "sub-01_Chimap.nii.gz") in table
     assert any(role == "mtr" and source.startswith("derived") for role, source in table)
     assert "derived maps: mtr" in w.status.text()

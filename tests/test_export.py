@@ -67,8 +67,13 @@ def reading(phantom_dir, phantom_case):
     for k, (lesion_id, row) in enumerate(truth.iterrows()):
         if lesion_id == truth.index[-1]:
             continue  # one lesion left wholly unrated
-        fields = dict(gd=row.gd, uspio=row.uspio, central_vein=row.central_vein,
-                      overlap=row.overlap, comment=ODD_COMMENTS[k % len(ODD_COMMENTS)])
+        fields = dict(
+            gd=row.gd,
+            uspio=row.uspio,
+            central_vein=row.central_vein,
+            overlap=row.overlap,
+            comment=ODD_COMMENTS[k % len(ODD_COMMENTS)],
+        )
         fields |= {name: values[k % len(values)] for name, values in CYCLE.items()}
         if lesion_id == truth.index[-2]:
             fields = {"comment": "only a comment, nothing rated"}
@@ -83,8 +88,17 @@ def reading(phantom_dir, phantom_case):
 def exported(reading, phantom_case, tmp_path_factory):
     labels, table, ratings = reading
     out = tmp_path_factory.mktemp("export")
-    paths = export_reading(out, phantom_case, labels, table, ratings, "reader1", "P007", 3.0,
-                           started_at=datetime(2024, 5, 6, 9, 30, tzinfo=UTC))
+    paths = export_reading(
+        out,
+        phantom_case,
+        labels,
+        table,
+        ratings,
+        "reader1",
+        "P007",
+        3.0,
+        started_at=datetime(2024, 5, 6, 9, 30, tzinfo=UTC),
+    )
     return out, paths
 
 
@@ -110,8 +124,10 @@ def test_reading_table_columns(reading):
 def test_export_writes_four_files(exported):
     out, paths = exported
     assert {p.name for p in out.iterdir()} == {
-        "P007_reader1_lesions.csv", "P007_reader1_summary.csv",
-        "P007_reader1_labels.nii.gz", "P007_reader1_provenance.json",
+        "P007_reader1_lesions.csv",
+        "P007_reader1_summary.csv",
+        "P007_reader1_labels.nii.gz",
+        "P007_reader1_provenance.json",
     }
     assert paths == export_paths(out, "P007", "reader1")
 
@@ -138,8 +154,12 @@ def test_lesion_csv_reads_in_plain_pandas(exported, reading):
 def test_lesion_csv_recipe_gives_back_the_reading_table(exported, reading):
     _, paths = exported
     labels, table, ratings = reading
-    recipe = pd.read_csv(paths["lesions"], keep_default_na=False, na_values=[""],
-                         dtype={"case": str, "comment": str})
+    recipe = pd.read_csv(
+        paths["lesions"],
+        keep_default_na=False,
+        na_values=[""],
+        dtype={"case": str, "comment": str},
+    )
     assert recipe["comment"].fillna("").tolist()[: len(ODD_COMMENTS)] == ODD_COMMENTS
     assert recipe["case"].eq("P007").all()
     expected = reading_table(table, ratings, "P007", "reader1")
@@ -281,8 +301,10 @@ def test_interrupted_export_leaves_the_previous_one_whole(
     labels_back, ratings_back = load_reading(tmp_path, phantom_case, "r1", "P1")
     assert ratings_back.get(int(table.index[-1])).comment == ""
     export_reading(tmp_path, phantom_case, labels, table, changed, "r1", "P1", 3.0)
-    assert load_reading(tmp_path, phantom_case, "r1", "P1")[1].get(
-        int(table.index[-1])).comment == "new"
+    assert (
+        load_reading(tmp_path, phantom_case, "r1", "P1")[1].get(int(table.index[-1])).comment
+        == "new"
+    )
 
 
 def test_nawm_mtr(phantom_case, reading):

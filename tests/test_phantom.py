@@ -46,8 +46,9 @@ def truth(case_dir):
 def nawm(case_dir, labels):
     """White matter away (2 voxels) from lesions and from other tissue."""
     wm = _data(case_dir, "wm_mask") > 0
-    return ndimage.binary_erosion(wm & ~ndimage.binary_dilation(labels > 0, iterations=2),
-                                  iterations=1)
+    return ndimage.binary_erosion(
+        wm & ~ndimage.binary_dilation(labels > 0, iterations=2), iterations=1
+    )
 
 
 def _lesion_means(image, labels, ids):
@@ -75,7 +76,9 @@ def test_files_and_roles(case_dir):
     assert "mtr" not in roles and "lesions" not in roles
     assert not list(case_dir.glob(".*"))  # no temporary files left
     assert sorted(p.name for p in (case_dir / "truth").iterdir()) == [
-        "lesions_truth.csv", "lesions_truth.nii.gz"]
+        "lesions_truth.csv",
+        "lesions_truth.nii.gz",
+    ]
 
 
 def test_dtypes(case_dir):
@@ -103,8 +106,9 @@ def test_default_grid(case_dir):
     assert GEOMETRIES["default"] == ((256, 256, 44), (1.0, 1.0, 3.0))
     for role in ROLE_ENDINGS:
         _check_grid(_load(case_dir, role), (256, 256, 44), (1.0, 1.0, 3.0))
-    _check_grid(nib.load(case_dir / "truth" / "lesions_truth.nii.gz"), (256, 256, 44),
-                (1.0, 1.0, 3.0))
+    _check_grid(
+        nib.load(case_dir / "truth" / "lesions_truth.nii.gz"), (256, 256, 44), (1.0, 1.0, 3.0)
+    )
 
 
 def test_iso1mm_grid(tmp_path):
@@ -147,8 +151,22 @@ def test_same_seed_same_arrays_other_seed_differs(tmp_path):
 
 def test_truth_columns(truth):
     assert list(truth.columns) == [
-        "lesion", "x_mm", "y_mm", "z_mm", "radius_mm", "voxels", "volume_mm3", "gd", "uspio",
-        "qsm_rim", "central_vein", "overlap", "lesion_class", "mtr_true", "qsm_rel_ppb_true"]
+        "lesion",
+        "x_mm",
+        "y_mm",
+        "z_mm",
+        "radius_mm",
+        "voxels",
+        "volume_mm3",
+        "gd",
+        "uspio",
+        "qsm_rim",
+        "central_vein",
+        "overlap",
+        "lesion_class",
+        "mtr_true",
+        "qsm_rel_ppb_true",
+    ]
     assert list(truth.lesion) == list(range(1, 19))
     assert (truth.overlap == "n/a").any()  # read back as text, not NaN
 
@@ -156,7 +174,7 @@ def test_truth_columns(truth):
 def test_truth_matches_label_map(case_dir, truth, labels):
     img = nib.load(case_dir / "truth" / "lesions_truth.nii.gz")
     counts = np.bincount(labels.ravel(), minlength=len(truth) + 1)
-    assert counts[len(truth) + 1:].sum() == 0
+    assert counts[len(truth) + 1 :].sum() == 0
     inverse = np.linalg.inv(img.affine)
     for row in truth.itertuples():
         assert row.voxels == counts[row.lesion] > 0
@@ -222,8 +240,9 @@ def test_uspio_iso_pattern(case_dir, truth, labels, nawm):
     iso = truth.lesion[truth.uspio == "iso"]
     assert len(iso) >= 1
     nawm_pre, nawm_post = pre[nawm].mean(), post[nawm].mean()
-    for mean_pre, mean_post in zip(_lesion_means(pre, labels, iso),
-                                   _lesion_means(post, labels, iso), strict=True):
+    for mean_pre, mean_post in zip(
+        _lesion_means(pre, labels, iso), _lesion_means(post, labels, iso), strict=True
+    ):
         assert mean_pre < 0.85 * nawm_pre
         assert abs(mean_post - nawm_post) < 0.04 * nawm_post
 
@@ -260,8 +279,11 @@ def test_followup_written(case_dir, truth):
     assert {role_from_filename(n) for n in names} == set(ROLE_ENDINGS)
     fu_truth = phantom_truth(fu)
     assert list(fu_truth.lesion) == list(truth.lesion)
-    assert (fu_truth[["x_mm", "y_mm", "z_mm", "voxels"]] == truth[
-        ["x_mm", "y_mm", "z_mm", "voxels"]]).all().all()
+    assert (
+        (fu_truth[["x_mm", "y_mm", "z_mm", "voxels"]] == truth[["x_mm", "y_mm", "z_mm", "voxels"]])
+        .all()
+        .all()
+    )
     assert set(fu_truth.black_hole) == {"yes", "no"}
     assert (fu_truth.gd == "none").all() and (fu_truth.uspio == "none").all()
     assert (fu_truth.baseline_class == truth.lesion_class).all()

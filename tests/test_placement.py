@@ -100,12 +100,16 @@ def test_index_to_world_is_the_true_affine(tmp_path):
 
 def test_oblique_affine_is_displayed_deobliqued_with_a_warning(tmp_path):
     angle = np.radians(12)
-    rot = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
+    rot = np.array(
+        [[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]]
+    )
     aff = np.eye(4)
     aff[:3, :3] = rot @ np.diag([1.0, 1.0, 3.0])
     aff[:3, 3] = (-10, 5, 20)
     path = write_nifti(tmp_path / "flair.nii.gz", np.ones((10, 12, 8), np.float32) * 5, aff)
-    path2 = write_nifti(tmp_path / "qsm.nii.gz", np.arange(960, dtype=np.float32).reshape(10, 12, 8), aff)
+    path2 = write_nifti(
+        tmp_path / "qsm.nii.gz", np.arange(960, dtype=np.float32).reshape(10, 12, 8), aff
+    )
     vol, warnings = read_volume(path2, "qsm")
     assert vol.grid.oblique and vol.grid.obliquity_deg == pytest.approx(12, abs=0.01)
     assert len(warnings) == 1 and "oblique (12.0 deg)" in warnings[0]

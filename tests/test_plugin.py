@@ -45,7 +45,9 @@ def test_installed_manifest_is_the_top_level_file():
 def test_wheel_ships_the_top_level_manifest(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path)],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("napari_uspio-*.whl")
     with zipfile.ZipFile(wheel) as zf:
@@ -60,7 +62,11 @@ def test_wheel_ships_the_top_level_manifest(tmp_path):
     zipfile.ZipFile(wheel).extractall(unpacked)
     manifest = PluginManifest.from_file(unpacked / "napari_uspio" / "napari.yaml")
     assert manifest.name == "napari-uspio"
-    assert {w.display_name for w in manifest.contributions.widgets} == {"Case", "Lesions", "Ratings"}
+    assert {w.display_name for w in manifest.contributions.widgets} == {
+        "Case",
+        "Lesions",
+        "Ratings",
+    }
 
 
 def test_reader_single_file_is_placed_by_its_affine(tmp_path):

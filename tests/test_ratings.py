@@ -109,8 +109,11 @@ def test_agent_none_refused_while_overlap_is_graded():
 def test_overlap_na_refused_when_both_enhance():
     ratings = Ratings()
     ratings.set(2, gd="nodular", uspio="focal")
-    with pytest.raises(RatingError, match="overlap n/a means USPIO or Gd does not enhance; "
-                       "lesion 2 has Gd nodular and USPIO focal"):
+    with pytest.raises(
+        RatingError,
+        match="overlap n/a means USPIO or Gd does not enhance; "
+        "lesion 2 has Gd nodular and USPIO focal",
+    ):
         ratings.set(2, overlap="n/a")
     ratings.set(3, gd="none", uspio="focal", overlap="n/a")
     with pytest.raises(RatingError, match="lesion 3 has overlap n/a.*clear the overlap first"):
@@ -183,9 +186,16 @@ def test_table_columns_and_unrated_cells():
     assert table.loc[1, "gd"] is None and table.loc[1, "lesion_class"] is None
     assert table.loc[1, "comment"] == ""
     assert table.loc[2].to_dict() == {
-        "gd": "none", "uspio": "none", "qsm_rim": "absent", "central_vein": "present",
-        "overlap": "n/a", "black_hole": None, "confidence": "high", "comment": "a, b",
-        "lesion_class": "USPIO-/Gd-", "rated": True,
+        "gd": "none",
+        "uspio": "none",
+        "qsm_rim": "absent",
+        "central_vein": "present",
+        "overlap": "n/a",
+        "black_hole": None,
+        "confidence": "high",
+        "comment": "a, b",
+        "lesion_class": "USPIO-/Gd-",
+        "rated": True,
     }
     assert table["rated"].dtype == bool
     assert all(table[c].dtype == object for c in RATING_COLUMNS[:-1])
@@ -279,17 +289,34 @@ def test_patient_summary_counts():
     ratings.set(2, gd="nodular", uspio="none", overlap="n/a", qsm_rim="present")
     ratings.set(3, gd="none", uspio="iso", black_hole="n/a")
     table = ratings.table([1, 2, 3, 4]).join(
-        pd.DataFrame({"volume_mm3": [100.0, 250.0, 650.0, 1000.0]}, index=pd.Index(
-            [1, 2, 3, 4], name="lesion")))
+        pd.DataFrame(
+            {"volume_mm3": [100.0, 250.0, 650.0, 1000.0]},
+            index=pd.Index([1, 2, 3, 4], name="lesion"),
+        )
+    )
     summary = patient_summary(table, 0.45)
     assert tuple(summary) == SUMMARY_KEYS
     assert summary == {
-        "group": "UEL", "n_lesions": 4, "n_rated": 1,
-        "n_uspio_pos_gd_pos": 1, "n_uspio_neg_gd_pos": 1, "n_uspio_neg_gd_neg": 0,
-        "n_uspio_pos_gd_neg": 1, "n_gd_nodular": 1, "n_gd_shell": 1, "n_uspio_ring": 1,
-        "n_uspio_focal": 0, "n_uspio_iso": 1, "n_qsm_rim": 1, "n_central_vein": 1,
-        "n_overlap_lt20": 0, "n_overlap_20_80": 0, "n_overlap_gt80": 1, "n_black_hole": 1,
-        "lesion_load_cm3": 2.0, "nawm_mtr": 0.45,
+        "group": "UEL",
+        "n_lesions": 4,
+        "n_rated": 1,
+        "n_uspio_pos_gd_pos": 1,
+        "n_uspio_neg_gd_pos": 1,
+        "n_uspio_neg_gd_neg": 0,
+        "n_uspio_pos_gd_neg": 1,
+        "n_gd_nodular": 1,
+        "n_gd_shell": 1,
+        "n_uspio_ring": 1,
+        "n_uspio_focal": 0,
+        "n_uspio_iso": 1,
+        "n_qsm_rim": 1,
+        "n_central_vein": 1,
+        "n_overlap_lt20": 0,
+        "n_overlap_20_80": 0,
+        "n_overlap_gt80": 1,
+        "n_black_hole": 1,
+        "lesion_load_cm3": 2.0,
+        "nawm_mtr": 0.45,
     }
     empty = patient_summary(ratings.table([]).assign(volume_mm3=[]), float("nan"))
     assert empty["group"] == "NEL" and empty["lesion_load_cm3"] == 0.0
@@ -304,8 +331,13 @@ def test_scripted_reader_rates_the_phantom_with_its_truth(phantom_dir, phantom_c
     ratings = Ratings()
     for lesion_id, row in truth.iterrows():
         ratings.set(
-            lesion_id, gd=row.gd, uspio=row.uspio, qsm_rim=row.qsm_rim,
-            central_vein=row.central_vein, overlap=row.overlap, confidence="high",
+            lesion_id,
+            gd=row.gd,
+            uspio=row.uspio,
+            qsm_rim=row.qsm_rim,
+            central_vein=row.central_vein,
+            overlap=row.overlap,
+            confidence="high",
         )
     table = ratings.table(model.ids)
     assert table["lesion_class"].tolist() == truth["lesion_class"].tolist()

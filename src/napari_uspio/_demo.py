@@ -23,7 +23,7 @@ def open_demo_viewer():
     viewer = napari.Viewer(title="napari-uspio demo")
     viewer.window.resize(1600, 1000)
     _, case_widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Case")
-    _, lesions_widget = viewer.window.add_plugin_dock_widget(
+    lesions_dock, lesions_widget = viewer.window.add_plugin_dock_widget(
         "napari-uspio", "Lesions", tabify=True
     )
     viewer.window.add_plugin_dock_widget("napari-uspio", "Ratings", tabify=True)
@@ -34,6 +34,7 @@ def open_demo_viewer():
         viewer.layers["lesions"].data = read_volume(truth, "lesions")[0].data
     lesions_widget.select_lesion(int(lesions_widget.binding.model.table().index[0]))
     lesions_widget.shell_check.setChecked(True)
+    lesions_dock.raise_()  # the Lesions tab in front; Case and Ratings are beside it
     return viewer
 
 

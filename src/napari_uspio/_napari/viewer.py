@@ -39,3 +39,13 @@ def add_case(viewer, case: Case) -> list[Layer]:
 def _middle_z_mm(case: Case) -> float:
     z0 = case.grid.translate[0]
     return z0 + case.grid.scale[0] * (case.grid.shape[0] // 2)
+
+
+def show_lesion(viewer, binding, lesion_id: int) -> None:
+    """Select a lesion's label and centre the view (slice and camera) on its box."""
+    layer = binding.layer
+    layer.selected_label = int(lesion_id)
+    box = binding.model.lesion_bbox(int(lesion_id))
+    world = layer.data_to_world([(s.start + s.stop - 1) / 2 for s in box])
+    viewer.dims.set_point(0, float(world[0]))
+    viewer.scene.camera.center = tuple(float(v) for v in world)

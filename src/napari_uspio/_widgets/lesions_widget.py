@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import bind, binding_for, case_of
+from .._napari.viewer import show_lesion
 from ..core.measure import DEFAULT_SHELL_WIDTH_MM
 from ..core.ratings import RATING_COLUMNS
 
@@ -304,12 +305,7 @@ class LesionsWidget(QWidget):
 
     def select_lesion(self, lesion_id: int) -> None:
         """Select a lesion's label and centre the view on it."""
-        self.layer.selected_label = lesion_id
-        box = self.binding.model.lesion_bbox(lesion_id)
-        centre = [(s.start + s.stop - 1) / 2 for s in box]
-        world = np.asarray(self.layer.data_to_world(centre))
-        self.viewer.dims.set_point(0, float(world[0]))
-        self.viewer.scene.camera.center = tuple(float(v) for v in world)
+        show_lesion(self.viewer, self.binding, lesion_id)
 
     def new_lesion(self) -> None:
         """Select the next free id and the paint brush."""

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.session import binding_for
+from .._napari.viewer import show_lesion
 from ..core.ratings import LABELS, RatingError
 from .reading_box import ReadingBox
 
@@ -186,12 +187,7 @@ class RatingsWidget(QWidget):
         if lesion_id is None:
             self.message.setText("Every lesion is rated.")
             return
-        self.layer.selected_label = int(lesion_id)
-        box = self.binding.model.lesion_bbox(int(lesion_id))
-        centre = [(s.start + s.stop - 1) / 2 for s in box]
-        world = self.layer.data_to_world(centre)
-        self.viewer.dims.set_point(0, float(world[0]))
-        self.viewer.scene.camera.center = tuple(float(v) for v in world)
+        show_lesion(self.viewer, self.binding, lesion_id)
 
     # ---- view --------------------------------------------------------------------
 
