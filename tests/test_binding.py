@@ -250,3 +250,35 @@ def test_ratings_are_columns_of_the_same_features_table(bound):
     layer.undo()
     assert features_as_table(layer).loc[lesion_id, "uspio"] == "ring"
     assert binding.new_lesion_id() > max(model.ids)
+
+
+def test_voxel_changes_replay_to_the_layer_data(bound):
+    """What an autosave journal receives rebuilds the labels after any edit, undo or redo."""
+    layer, model, binding = bound
+    mirror = np.array(layer.data, copy=True)
+    sizes = []
+
+    def record(flat, values):
+        if flat is None:
+            mirror[...] = values
+            return
+        sizes.append(flat.size)
+        mirror.ravel()[flat] = values
+
+    model.voxels_changed.connect(record)
+    layer.brush_size = 3
+    with layer.block_history():
+        layer.paint((1, 5, 5), 2)
+        layer.paint((1, 6, 7), 2)
+    layer.fill((2, 20, 20), 3)
+    layer.data_setitem((np.array([0, 0]), np.array([1, 2]), np.array([1, 1])), 4)
+    layer.undo()
+    layer.undo()
+    layer.redo()
+    binding.delete_lesion(int(model.ids[0]))
+    assert np.array_equal(mirror, layer.data)
+    assert sizes and max(sizes) < layer.data.size  # deltas, not whole volumes
+    new = np.zeros_like(layer.data)
+    new[0, 0, 0] = 9
+    layer.data = new
+    assert np.array_equal(mirror, new)

@@ -86,6 +86,10 @@ class LesionModel:
 
     #: Emits the frozenset of lesion ids whose rows were added, updated or removed.
     changed = Signal(object)
+    #: Emits ``(flat_indices, new_values)`` for every change of the label copy (O(change);
+    #: computed only while something listens, e.g. an autosave journal), and
+    #: ``(None, labels)`` when the whole volume is replaced by :meth:`reset`.
+    voxels_changed = Signal(object, object)
 
     def __init__(
         self,
@@ -220,7 +224,12 @@ class LesionModel:
         if mask is None:
             region[...] = new_value
         else:
-            region[np.asarray(mask, dtype=bool).reshape(region.shape)] = new_value
+            mask = np.asarray(mask, dtype=bool).reshape(region.shape)
+            region[mask] = new_value
+        if len(self.voxels_changed):
+            local = np.nonzero(np.ones(region.shape, bool) if mask is None else mask)
+            index = tuple(i + s.start for i, s in zip(local, box, strict=True))
+            self._emit_voxels(index, np.full(index[0].size, new_value, self._labels.dtype))
         self._note([s.start for s in box], [s.stop for s in box], [int(new_value)])
 
     def apply_indices(self, indices: tuple[np.ndarray, ...], new_values) -> None:
@@ -232,6 +241,8 @@ class LesionModel:
             return
         self._labels[index] = new_values
         bounds = [np.where(i < 0, i + n, i) for i, n in zip(index, self._shape, strict=True)]
+        if len(self.voxels_changed):
+            self._emit_voxels(tuple(bounds), self._labels[tuple(bounds)])
         lo = [int(b.min()) for b in bounds]
         hi = [int(b.max()) + 1 for b in bounds]
         self._note(lo, hi, np.unique(np.asarray(new_values)).tolist())
@@ -253,6 +264,10 @@ class LesionModel:
                     continue
                 new = now[differ]
                 mine[differ] = new
+                if len(self.voxels_changed):
+                    local = np.nonzero(differ)
+                    index = tuple(i + s.start for i, s in zip(local, box, strict=True))
+                    self._emit_voxels(index, new)
                 used = [np.flatnonzero(differ.any(axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
                 lo = [s.start + int(u[0]) for s, u in zip(box, used, strict=True)]
                 hi = [s.start + int(u[-1]) + 1 for s, u in zip(box, used, strict=True)]
@@ -262,6 +277,7 @@ class LesionModel:
         """Replace the whole label volume and recompute every row."""
         before = set(self._ids.tolist())
         self._load(np.asarray(labels))
+        self.voxels_changed.emit(None, self._labels)
         touched = before | set(self._ids.tolist())
         if touched:
             self.changed.emit(frozenset(touched))
@@ -321,6 +337,10 @@ class LesionModel:
             raise ValueError("a box needs one slice per axis (z, y, x)")
         box = tuple(slice(*s.indices(n)[:2]) for s, n in zip(slice_key, self._shape, strict=True))
         return box  # type: ignore[return-value]
+
+    def _emit_voxels(self, index: tuple[np.ndarray, ...], values: np.ndarray) -> None:
+        flat = np.ravel_multi_index(index, self._shape).astype(np.int64)
+        self.voxels_changed.emit(flat, np.asarray(values))
 
     def _note(self, lo: list[int], hi: list[int], new_ids: list[int]) -> None:
         """Record a changed box and the ids written into it; flush outside a batch."""
