@@ -11,19 +11,17 @@ import pytest
 
 from napari_uspio.core import measure
 from napari_uspio.core.lesions import LesionModel
+from napari_uspio.core.patient import SUMMARY_KEYS, patient_group, patient_summary
 from napari_uspio.core.phantom import phantom_truth
 from napari_uspio.core.ratings import (
     CLASSES,
     FIELDS,
     RATING_COLUMNS,
-    SUMMARY_KEYS,
     VOCABULARY,
     Rating,
     RatingError,
     Ratings,
     lesion_class,
-    patient_group,
-    patient_summary,
 )
 
 FULL = dict(qsm_rim="absent", central_vein="present", confidence="high")

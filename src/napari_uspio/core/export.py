@@ -52,15 +52,14 @@ import pandas as pd
 
 from .case import Case
 from .measure import read_labels
+from .patient import SUMMARY_KEYS, patient_summary
 from .ratings import (
     FIELDS,
     NA,
     RATING_COLUMNS,
-    SUMMARY_KEYS,
     Rating,
     RatingError,
     Ratings,
-    patient_summary,
 )
 from .writers import atomic_path, save_label_map, write_csv
 
