@@ -17,7 +17,8 @@ def test_core_imports_no_gui():
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "import napari_uspio\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'napari', 'magicgui', 'vispy', 'superqt'})\n"
+        "{'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'napari', 'magicgui', 'vispy',"
+        " 'superqt'})\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

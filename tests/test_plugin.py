@@ -62,11 +62,8 @@ def test_wheel_ships_the_top_level_manifest(tmp_path):
     zipfile.ZipFile(wheel).extractall(unpacked)
     manifest = PluginManifest.from_file(unpacked / "napari_uspio" / "napari.yaml")
     assert manifest.name == "napari-uspio"
-    assert {w.display_name for w in manifest.contributions.widgets} == {
-        "Case",
-        "Lesions",
-        "Ratings",
-    }
+    widgets = {w.display_name for w in manifest.contributions.widgets}
+    assert widgets == {"Case", "Lesions", "Ratings", "Reading session"}
 
 
 def test_reader_single_file_is_placed_by_its_affine(tmp_path):

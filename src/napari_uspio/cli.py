@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .core.volume import CaseError
+from .study_cli import add_study_parser
 
 
 def _phantom(args: argparse.Namespace) -> int:
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--reader", default="", help="reader id written in the tables")
     m.add_argument("--case-code", help="case code written in the tables (default: folder name)")
     m.set_defaults(run=_measure)
+    add_study_parser(sub)
     return parser
 
 

@@ -124,6 +124,8 @@ class RatingsWidget(QWidget):
         self._detach()
         if layer is not None:
             self.layer, self.binding = layer, binding_for(layer)
+            # in a blinded reading session the study store saves and exports everything
+            self.reading.setVisible("study_code" not in layer.metadata)
             layer.events.selected_label.connect(self.refresh)
             self.binding.changed.connect(self.refresh)
         self.refresh()
