@@ -119,3 +119,19 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, s
     for text in strings:
         for leak in leaks:
             assert leak not in text, f"{leak!r} shown in {text!r}"
+
+
+def test_coordinator_creates_a_study_from_the_gui(make_napari_viewer, study_dir, tmp_path):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Reading session")
+    widget.study.setText(str(tmp_path / "new_study"))
+    widget.cases_dir.setText(str(study_dir.parent / "cases"))
+    widget.reader_ids.setText("ra, rb")
+    widget.seed.setValue(42)
+    widget.create_button.click()
+    study = load_study(tmp_path / "new_study")
+    assert study.seed == 42 and [r.id for r in study.readers] == ["ra", "rb"]
+    assert sorted(study.cases) == sorted(CASES)
+    assert "Study created: 3 cases" in widget.state.text()
+    widget.create_button.click()  # a second time: refused, clearly, nothing broken
+    assert widget.state.text().startswith("Not done:")

@@ -67,11 +67,11 @@ class ReadingSession:
             if kwargs["name"] == "lesions":
                 data = labels
             kwargs["metadata"] = {**kwargs["metadata"], "study_code": entry.code}
-            layer = Layer.create(data, kwargs, kind)
+            self.layers.append(Layer.create(data, kwargs, kind))
+        # bound before it is shown, so the widgets find it bound when it is inserted
+        self.binding = bind(self.layers[-1], case, self.study.shell_width_mm, ratings)
+        for layer in self.layers:
             viewer.add_layer(layer)
-            self.layers.append(layer)
-        lesions = self.layers[-1]
-        self.binding = bind(lesions, case, self.study.shell_width_mm, ratings)
         self.autosave = Autosave(self.store, self.reader, entry.code, self.binding.model, ratings)
         self.entry = entry
         viewer.title = f"napari-uspio — case {entry.code}"

@@ -26,9 +26,9 @@ def add_case(viewer, case: Case) -> list[Layer]:
     half its layers behind; layers already in the viewer are untouched.
     """
     layers = [Layer.create(data, kwargs, kind) for data, kwargs, kind in case_layers(case)]
+    ensure_bound(layers[-1], case)  # bound before it is shown: widgets find it bound
     for layer in layers:
         viewer.add_layer(layer)
-    ensure_bound(layers[-1], case)  # the lesions layer is the last one
     set_radiological_view(viewer)
     viewer.dims.set_point(0, _middle_z_mm(case))
     for text in case.warnings:

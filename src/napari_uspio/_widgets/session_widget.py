@@ -8,14 +8,17 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QGridLayout,
+    QGroupBox,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from .._napari.reading_session import ReadingSession
+from ..core.study.manifest import init_study
 from ..core.study.schema import StudyError
 
 #: Reading time is written to the store this often (s); the clock ticks every second.
@@ -65,11 +68,49 @@ class SessionWidget(QWidget):
         layout.addWidget(self.done_cases)
         layout.addWidget(self.reason)
         layout.addWidget(self.reopen_button)
+        layout.addWidget(self._new_study_box())
         layout.addStretch(1)
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
         self._refresh()
+
+    def _new_study_box(self) -> QGroupBox:
+        """For the study coordinator: create a study in the Study folder above."""
+        box = QGroupBox("New study (coordinator)")
+        self.cases_dir = QLineEdit()
+        self.cases_dir.setPlaceholderText("folder of case folders")
+        self.reader_ids = QLineEdit()
+        self.reader_ids.setPlaceholderText("reader ids, e.g. r1,r2,r3")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setPrefix("seed ")
+        self.create_button = QPushButton("Create study")
+        self.create_button.clicked.connect(self.create_study)
+        grid = QGridLayout(box)
+        grid.addWidget(self.cases_dir, 0, 0, 1, 2)
+        grid.addWidget(self.reader_ids, 1, 0, 1, 2)
+        grid.addWidget(self.seed, 2, 0)
+        grid.addWidget(self.create_button, 2, 1)
+        return box
+
+    def create_study(self) -> None:
+        """Create the study (store, orders, study.toml) in the Study folder."""
+        readers = [r.strip() for r in self.reader_ids.text().split(",") if r.strip()]
+
+        def go():
+            study = init_study(
+                self.study.text().strip(),
+                self.cases_dir.text().strip(),
+                readers,
+                seed=self.seed.value(),
+            )
+            self.state.setText(
+                f"Study created: {len(study.cases)} cases, readers {', '.join(readers)}, "
+                f"seed {study.seed}. Readers can sign in."
+            )
+
+        self._run(go)
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Study folder")
