@@ -135,3 +135,28 @@ def test_coordinator_creates_a_study_from_the_gui(make_napari_viewer, study_dir,
     assert "Study created: 3 cases" in widget.state.text()
     widget.create_button.click()  # a second time: refused, clearly, nothing broken
     assert widget.state.text().startswith("Not done:")
+
+
+def test_study_shows_only_its_roles(make_napari_viewer, study_dir, tmp_path):
+    from napari_uspio._napari.reading_session import ReadingSession
+
+    init_study(
+        tmp_path / "s",
+        study_dir.parent / "cases",
+        ["ra"],
+        seed=3,
+        shown_roles=("flair", "m0", "mmt"),
+    )
+    viewer = make_napari_viewer()
+    session = ReadingSession(tmp_path / "s", "ra")
+    session.open_next(viewer)
+    assert [layer.name for layer in viewer.layers] == [
+        "flair",
+        "m0",
+        "mmt",
+        "mtr",
+        "wm_mask",
+        "lesions",
+    ]
+    session.close_case(viewer)
+    assert len(viewer.layers) == 0 and viewer.title.endswith("reading session")

@@ -15,6 +15,7 @@ from napari.layers import Layer
 from ..core.autosave import Autosave
 from ..core.case import load_case
 from ..core.ratings import Ratings
+from ..core.roles import DERIVED
 from ..core.study.manifest import load_study
 from ..core.study.order import OrderEntry
 from .layers import case_layers
@@ -64,6 +65,8 @@ class ReadingSession:
         )
         self.layers = []
         for data, kwargs, kind in case_layers(case):
+            if not self._shown(kwargs["name"]):
+                continue
             if kwargs["name"] == "lesions":
                 data = labels
             kwargs["metadata"] = {**kwargs["metadata"], "study_code": entry.code}
@@ -77,6 +80,13 @@ class ReadingSession:
         viewer.title = f"napari-uspio — case {entry.code}"
         set_radiological_view(viewer)
         viewer.reset_view()
+
+    def _shown(self, name: str) -> bool:
+        """Whether the study shows a layer: its role, or the roles a derived map needs."""
+        shown = self.study.shown_roles
+        if not shown or name in ("lesions", "wm_mask") or name in shown:
+            return True
+        return name in DERIVED and all(role in shown for role in DERIVED[name][0])
 
     def close_case(self, viewer) -> None:
         """Stop autosaving and remove the case's layers (everything is already saved)."""
