@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_lesions.py", "bench_load.py")
+BENCHMARKS = ("bench_lesions.py", "bench_autosave.py", "bench_load.py")
 
 
 def main() -> int:
