@@ -82,6 +82,9 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, s
     order = load_study(study_dir).order(READERS[0])
     assert first.code == order[0].code and first.code in viewer.title
     assert "case 1 of 3" in widget.state.text()
+    widget._clock.stop()  # drive the clock by hand
+    widget._tick()
+    assert "0:01 on this case" in widget.state.text() and "case 1 of 3" in widget.state.text()
     layer = viewer.layers["lesions"]
     assert binding_for(layer) is session.binding
     assert not ratings_widget.reading.isVisibleTo(ratings_widget)  # no file export in a study

@@ -34,6 +34,7 @@ class SessionWidget(QWidget):
         self.session: ReadingSession | None = None
         self._unsaved_s = 0
         self._case_s = 0
+        self._progress = (0, 0)
         self.study = QLineEdit()
         self.study.setPlaceholderText("study folder")
         browse = QPushButton("Browse…")
@@ -170,7 +171,17 @@ class SessionWidget(QWidget):
         self._case_s += 1
         if self._unsaved_s >= TIME_FLUSH_S:
             self._flush_time()
-        self._refresh()
+        self._show_state()  # the clock only: no store query every second
+
+    def _show_state(self) -> None:
+        session, (k, n) = self.session, self._progress
+        minutes, seconds = divmod(self._case_s, 60)
+        if session.entry is not None:
+            text = f"Reader {session.reader} · case {k} of {n}: <b>{session.entry.code}</b>"
+            text += f" · {minutes}:{seconds:02d} on this case"
+        else:
+            text = f"Reader {session.reader} · all {n} cases done."
+        self.state.setText(text)
 
     def _flush_time(self) -> None:
         if self.session is not None and self._unsaved_s:
@@ -184,14 +195,8 @@ class SessionWidget(QWidget):
         self.done_button.setEnabled(open_case)
         if session is None:
             return
-        k, n = session.progress
-        minutes, seconds = divmod(self._case_s, 60)
-        if open_case:
-            text = f"Reader {session.reader} · case {k} of {n}: <b>{session.entry.code}</b>"
-            text += f" · {minutes}:{seconds:02d} on this case"
-        else:
-            text = f"Reader {session.reader} · all {n} cases done."
-        self.state.setText(text)
+        self._progress = session.progress
+        self._show_state()
         done = session.done_codes()
         if done != [self.done_cases.itemText(i) for i in range(self.done_cases.count())]:
             self.done_cases.clear()

@@ -1,0 +1,48 @@
+"""Inter-reader agreement, GUI-free: lesion matching and agreement statistics.
+
+- :mod:`.matching`: one-to-one lesion matching of two readers by Dice
+  (:func:`match_lesions`), consistent groups across three or more readers
+  (:func:`group_lesions`), detection agreement and per-case voxel Dice;
+- :mod:`.stats`: Cohen's and Fleiss' kappa, percent agreement, confusion
+  matrices, ICC (Shrout & Fleiss) and seeded percentile bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+from .matching import (
+    MIN_DICE,
+    detection_agreement,
+    dice_matrix,
+    group_lesions,
+    match_lesions,
+    matched_pairs,
+    voxel_dice,
+)
+from .stats import (
+    CI,
+    bootstrap_ci,
+    cohen_kappa,
+    confusion_matrix,
+    fleiss_kappa,
+    icc,
+    percent_agreement,
+    ratings_table,
+)
+
+__all__ = [
+    "CI",
+    "MIN_DICE",
+    "bootstrap_ci",
+    "cohen_kappa",
+    "confusion_matrix",
+    "detection_agreement",
+    "dice_matrix",
+    "fleiss_kappa",
+    "group_lesions",
+    "icc",
+    "match_lesions",
+    "matched_pairs",
+    "percent_agreement",
+    "ratings_table",
+    "voxel_dice",
+]
