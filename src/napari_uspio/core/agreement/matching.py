@@ -173,10 +173,9 @@ def group_lesions(
         for g, members in enumerate(groups):
             for other, oid in members.items():
                 index_o, index_r, d = pair(other, reader)
-                for c, lid in enumerate(ids):
-                    # a lesion absent from the pairwise matrix has no voxel: Dice 0
-                    if lid in index_r:
-                        score[g, c] += d[index_o[oid], index_r[lid]]
+                # a lesion absent from the pairwise matrix has no voxel: Dice 0
+                cols = [c for c, lid in enumerate(ids) if lid in index_r]
+                score[g, cols] += d[index_o[oid], [index_r[ids[c]] for c in cols]]
             score[g] /= len(members)
         assigned = _assign(score, min_dice)
         for g, c in assigned:
