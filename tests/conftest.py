@@ -36,3 +36,21 @@ def phantom_case(phantom_dir):
     from napari_uspio import load_case
 
     return load_case(phantom_dir)
+
+
+def ratings_from_truth(truth):
+    """A scripted reader: the phantom's truth table (index ``lesion``) typed as ratings."""
+    from napari_uspio.core.ratings import Ratings
+
+    ratings = Ratings()
+    for lesion_id, row in truth.iterrows():
+        ratings.set(
+            int(lesion_id),
+            gd=row.gd,
+            uspio=row.uspio,
+            qsm_rim=row.qsm_rim,
+            central_vein=row.central_vein,
+            overlap=row.overlap,
+            confidence="high",
+        )
+    return ratings

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_nifti
+from conftest import ratings_from_truth, write_nifti
 
+from napari_uspio import phantom_truth
 from napari_uspio.cli import main
 
 EXE = str(Path(sys.executable).with_name("napari-uspio"))
@@ -50,20 +51,9 @@ def test_measure_writes_the_live_table(phantom_dir, phantom_case, tmp_path):
 def test_measure_joins_ratings_and_writes_the_summary(phantom_dir, phantom_case, tmp_path):
     from napari_uspio.core.export import export_reading
     from napari_uspio.core.measure import lesion_model, read_labels
-    from napari_uspio.core.ratings import Ratings
 
-    truth_csv = pd.read_csv(phantom_dir / "truth" / "lesions_truth.csv", keep_default_na=False)
-    ratings = Ratings()
-    for row in truth_csv.itertuples():
-        ratings.set(
-            row.lesion,
-            gd=row.gd,
-            uspio=row.uspio,
-            qsm_rim=row.qsm_rim,
-            central_vein=row.central_vein,
-            overlap=row.overlap,
-            confidence="high",
-        )
+    truth_csv = phantom_truth(phantom_dir)
+    ratings = ratings_from_truth(truth_csv.set_index("lesion"))
     truth = phantom_dir / "truth" / "lesions_truth.nii.gz"
     labels = read_labels(phantom_case, truth)
     paths = export_reading(

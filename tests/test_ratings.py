@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ratings_from_truth
 
 from napari_uspio.core import measure
 from napari_uspio.core.lesions import LesionModel
@@ -326,17 +327,7 @@ def test_scripted_reader_rates_the_phantom_with_its_truth(phantom_dir, phantom_c
     labels = measure.read_labels(phantom_case, phantom_dir / "truth" / "lesions_truth.nii.gz")
     model = measure.lesion_model(phantom_case, labels)
     assert model.ids.tolist() == truth.index.tolist()
-    ratings = Ratings()
-    for lesion_id, row in truth.iterrows():
-        ratings.set(
-            lesion_id,
-            gd=row.gd,
-            uspio=row.uspio,
-            qsm_rim=row.qsm_rim,
-            central_vein=row.central_vein,
-            overlap=row.overlap,
-            confidence="high",
-        )
+    ratings = ratings_from_truth(truth)
     table = ratings.table(model.ids)
     assert table["lesion_class"].tolist() == truth["lesion_class"].tolist()
     assert set(table["lesion_class"]) == set(CLASSES)

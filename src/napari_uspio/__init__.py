@@ -24,7 +24,6 @@ _API = {
     "make_phantom": "core.phantom",
     "phantom_truth": "core.phantom",
     "LesionModel": "core.lesions",
-    "measure_case": "core.measure",
 }
 __all__ = ["__version__", *_API]
 

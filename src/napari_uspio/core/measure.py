@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .case import Case
 from .lesions import LesionModel
@@ -42,11 +41,3 @@ def read_labels(case: Case, path: str | Path) -> np.ndarray:
             "(nearest neighbour) or paint it on this case."
         )
     return volume.data
-
-
-def measure_case(
-    case: Case, labels_path: str | Path, shell_width_mm: float = DEFAULT_SHELL_WIDTH_MM
-) -> pd.DataFrame:
-    """The per-lesion table of ``case`` for the label map at ``labels_path``."""
-    labels = read_labels(case, labels_path)
-    return lesion_model(case, labels, shell_width_mm).table()

@@ -95,7 +95,6 @@ REQUIRED: tuple[str, ...] = ("gd", "uspio", "qsm_rim", "central_vein", "confiden
 #: Columns of :meth:`Ratings.table`.
 RATING_COLUMNS: tuple[str, ...] = (*FIELDS, "lesion_class", "rated")
 CLASSES: tuple[str, ...] = ("USPIO+/Gd+", "USPIO-/Gd+", "USPIO-/Gd-", "USPIO+/Gd-")
-GROUPS: tuple[str, ...] = ("UEL", "GEL", "NEL")
 #: Display labels where they differ from the stored value.
 LABELS: dict[str, dict[str, str]] = {
     "uspio": {"ring": "ring-like", "iso": "return to iso"},

@@ -113,11 +113,10 @@ def role_from_filename(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class DisplayHint:
-    """How a role is shown: colormap, window, blending and visibility."""
+    """How a role is shown: colormap, window and blending."""
 
     colormap: str
     window: tuple[float, float] | None = None  # None: from the data percentiles
-    visible: bool = False
     blending: str = "translucent_no_depth"
 
 
@@ -135,7 +134,7 @@ DISPLAY: dict[str, DisplayHint] = {
     "t1_pre_gd": DisplayHint("gray"),
     "t1_post_gd": DisplayHint("gray"),
     "t1_pre_uspio": DisplayHint("gray"),
-    "t1_post_uspio": DisplayHint("gray", visible=True),
+    "t1_post_uspio": DisplayHint("gray"),
     "gd_diff": DisplayHint("PiYG"),
     "uspio_diff": DisplayHint("PiYG"),
     "wm_mask": DisplayHint("gray", (0.0, 1.0)),
