@@ -1,0 +1,151 @@
+"""The readings of a study, case by case, with their lesions grouped across readers.
+
+:func:`study_readings` yields one :class:`CaseReadings` per case of a study:
+the label map and ratings of every reader (role ``reader``; adjudicators are
+left out) who marked their first reading of the case **done**, the groups of
+matched lesions (:func:`~.matching.group_lesions`, readers in sorted id
+order, so a group's *item* number is reproducible), and each reader's repeated
+reading of the case if it is done (for intra-reader agreement). Readings not
+marked done are not final and are left out; a reader without a done reading
+of a case is *missing* for it (never counted as "no lesion").
+
+:func:`group_table` is the long table of one case's groups: one row per
+(item, reader), the reader's lesion id (``<NA>``: not detected) and rating
+values (:data:`COMPARED_FIELDS`; ``None``: unrated or not detected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..case import Case, load_case
+from ..ratings import Rating, Ratings
+from ..study.manifest import Study
+from ..study.store import StudyStore
+from .matching import MIN_DICE, group_lesions
+
+__all__ = [
+    "COMPARED_FIELDS",
+    "DISPUTED_FIELDS",
+    "CaseReadings",
+    "Reading",
+    "group_table",
+    "rating_value",
+    "study_readings",
+]
+
+#: Ratings compared by the agreement statistics (``lesion_class`` is derived).
+COMPARED_FIELDS: tuple[str, ...] = (
+    "gd",
+    "uspio",
+    "qsm_rim",
+    "central_vein",
+    "overlap",
+    "lesion_class",
+)
+#: Typed ratings on which readers must agree for a lesion to go straight to consensus.
+DISPUTED_FIELDS: tuple[str, ...] = ("gd", "uspio", "qsm_rim", "central_vein", "overlap", "black_hole")
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Reading:
+    """One done reading: the reader's label map (z, y, x) and ratings."""
+
+    code: str
+    labels: np.ndarray
+    ratings: Ratings
+
+    def lesion_ids(self) -> list[int]:
+        """Lesion ids present in the label map, increasing."""
+        return [int(i) for i in np.unique(self.labels) if i > 0]
+
+
+@dataclass
+class CaseReadings:
+    """The done readings of one case and their lesion groups."""
+
+    case_id: str
+    case: Case
+    readings: dict[str, Reading]  # reader -> first reading, sorted reader ids
+    groups: list[dict[str, int | None]]  # item - 1 -> reader -> lesion id or None
+    repeats: dict[str, Reading] = field(default_factory=dict)  # reader -> repeated reading
+
+    @property
+    def readers(self) -> list[str]:
+        """Readers with a done first reading of the case."""
+        return list(self.readings)
+
+
+def rating_value(rating: Rating, name: str) -> str | None:
+    """A rating field's value, or the derived ``lesion_class``; None when unrated."""
+    if name == "lesion_class":
+        return rating.lesion_class
+    return getattr(rating, name)
+
+
+def study_readings(
+    study: Study,
+    store: StudyStore,
+    readers: Iterable[str] | None = None,
+    *,
+    min_dice: float = MIN_DICE,
+    progress: Progress | None = None,
+) -> Iterator[CaseReadings]:
+    """One :class:`CaseReadings` per case of the study that has a done reading.
+
+    ``readers`` limits the readers (default: every reader with role
+    ``reader``). ``progress(k, n, message)`` is called before each case.
+    Cases are loaded one at a time (only one case's maps in memory).
+    """
+    roles = store.readers()
+    chosen = sorted(
+        r for r in (roles if readers is None else readers) if roles.get(r) == "reader"
+    )
+    done: dict[tuple[str, str, bool], str] = {}
+    for reader in chosen:
+        for entry in store.order(reader):
+            if store.case_state(reader, entry.code).status == "done":
+                done[reader, entry.case_id, entry.repeat] = entry.code
+    cases = list(study.cases)
+    for k, case_id in enumerate(cases, start=1):
+        if progress is not None:
+            progress(k, len(cases), f"case {k} of {len(cases)}")
+        firsts = [r for r in chosen if (r, case_id, False) in done]
+        if not firsts:
+            continue
+        case = load_case(study.case_folder(case_id))
+
+        def reading(reader: str, repeat: bool, case=case, case_id=case_id) -> Reading:
+            code = done[reader, case_id, repeat]
+            labels = store.labels(reader, code, case.grid.shape, np.int32)
+            return Reading(code, labels, Ratings(store.ratings(reader, code)))
+
+        readings = {r: reading(r, False) for r in firsts}
+        groups = group_lesions({r: x.labels for r, x in readings.items()}, min_dice)
+        repeats = {r: reading(r, True) for r in firsts if (r, case_id, True) in done}
+        yield CaseReadings(case_id, case, readings, groups, repeats)
+
+
+def group_table(cr: CaseReadings, fields: Iterable[str] = COMPARED_FIELDS) -> pd.DataFrame:
+    """Long table of a case's groups: ``case, item, reader, lesion`` and rating columns.
+
+    ``item`` numbers the groups from 1 in :attr:`CaseReadings.groups` order;
+    ``lesion`` is ``<NA>`` where the reader did not detect the item.
+    """
+    fields = tuple(fields)
+    rows = []
+    for item, group in enumerate(cr.groups, start=1):
+        for reader, reading in cr.readings.items():
+            lesion = group.get(reader)
+            rating = reading.ratings.get(lesion) if lesion is not None else None
+            values = [None if rating is None else rating_value(rating, f) for f in fields]
+            rows.append((cr.case_id, item, reader, lesion, *values))
+    table = pd.DataFrame(rows, columns=["case", "item", "reader", "lesion", *fields])
+    table["lesion"] = table["lesion"].astype("Int64")
+    return table
