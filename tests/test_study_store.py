@@ -21,6 +21,7 @@ from napari_uspio.core.study import (
     reading_order,
 )
 from napari_uspio.core.study import schema as schema_mod
+from napari_uspio.core.study.order import OrderEntry
 from napari_uspio.core.study.schema import RATING_COLUMNS_V1, SCHEMA_VERSION
 from napari_uspio.study_cli import main as study_main
 
@@ -237,7 +238,7 @@ def test_schema_holds_every_rating_field():
 
 def test_new_file_is_created_at_the_current_version(tmp_path):
     with StudyStore(tmp_path / "study.sqlite", create=True) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 1
+        assert store.schema_version() == SCHEMA_VERSION == 2
         assert store.integrity_check() == "ok"
     con = sqlite3.connect(tmp_path / "study.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -256,7 +257,7 @@ def test_older_file_is_migrated_and_keeps_its_data(store, monkeypatch):
 
     monkeypatch.setattr(schema_mod, "MIGRATIONS", [*schema_mod.MIGRATIONS, add_email])
     with StudyStore(path) as migrated:
-        assert migrated.schema_version() == 2
+        assert migrated.schema_version() == SCHEMA_VERSION + 1
         assert migrated.labels("r1", code, SHAPE, np.uint8).reshape(-1)[4] == 9
         assert migrated.ratings("r1", code)[9]["gd"] == "nodular"
     con = sqlite3.connect(path)
@@ -277,7 +278,7 @@ def test_failed_migration_leaves_the_file_as_it_was(store, monkeypatch):
         StudyStore(path)
     monkeypatch.undo()
     with StudyStore(path) as again:
-        assert again.schema_version() == 1 and list(again.readers()) == ["r1", "r2"]
+        assert again.schema_version() == SCHEMA_VERSION and list(again.readers()) == ["r1", "r2"]
     con = sqlite3.connect(path)
     assert "email" not in [row[1] for row in con.execute("PRAGMA table_info(readers)")]
     con.close()
@@ -287,7 +288,21 @@ def test_version_0_file_is_migrated(tmp_path):
     path = tmp_path / "old.sqlite"
     sqlite3.connect(path).close()  # an empty SQLite file: schema version 0
     with StudyStore(path) as store:
-        assert store.schema_version() == 1 and store.readers() == {}
+        assert store.schema_version() == SCHEMA_VERSION and store.readers() == {}
+
+
+def test_version_1_study_gains_the_adjudication_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", schema_mod.MIGRATIONS[:1])
+    with StudyStore(tmp_path / "s.sqlite", create=True) as old:
+        old.add_reader("r1", "reader", [OrderEntry("a", "C-1", False)])
+        old.append_stroke("r1", "C-1", [4], 9)
+        assert old.schema_version() == 1
+    monkeypatch.undo()
+    with StudyStore(tmp_path / "s.sqlite") as store:
+        assert store.schema_version() == 2
+        assert store.labels("r1", "C-1", SHAPE, np.uint8).reshape(-1)[4] == 9
+        assert store.adjudications() == []
+        assert store.integrity_check() == "ok"
 
 
 def test_newer_file_is_refused_untouched(store):

@@ -200,6 +200,7 @@ def export_reading(
     case_code: str,
     shell_width_mm: float,
     started_at: datetime | str | None = None,
+    extra_columns: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the reading's lesion CSV, summary CSV, label map and provenance JSON.
 
@@ -208,7 +209,9 @@ def export_reading(
     renamed over the previous export only when all are written: a failure
     leaves the previous export whole and no temporary file. ``started_at``
     (when the reading began; a naive datetime is local time) and the export
-    time are stored in UTC ISO 8601. Returns the paths (see :func:`export_paths`).
+    time are stored in UTC ISO 8601. ``extra_columns`` (index: lesion id) are
+    appended to the lesion table (e.g. the consensus status). Returns the
+    paths (see :func:`export_paths`).
     """
     paths = export_paths(out_dir, case_code, reader)
     labels = np.asarray(labels)
@@ -226,6 +229,8 @@ def export_reading(
     started = _utc_iso(started_at)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     lesions = reading_table(model_table, ratings, case_code, reader)
+    for name in () if extra_columns is None else extra_columns.columns:
+        lesions[name] = extra_columns[name].reindex(lesions["lesion"]).to_numpy()
     summary_frame = summary_table(lesions, case, labels, shell_width_mm)
     with ExitStack() as stack:  # every file to a temporary first; renamed only if all succeed
         # entered in reverse so that the renames run lesions, summary, labels, provenance

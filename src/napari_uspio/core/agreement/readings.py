@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from ..case import Case, load_case
+from ..case import Case, find_case_files, load_case
+from ..grid import Grid
 from ..ratings import Rating, Ratings
 from ..study.manifest import Study
 from ..study.store import StudyStore
@@ -33,6 +36,9 @@ __all__ = [
     "DISPUTED_FIELDS",
     "CaseReadings",
     "Reading",
+    "case_grid",
+    "case_readings",
+    "done_readings",
     "group_table",
     "rating_value",
     "study_readings",
@@ -48,7 +54,14 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "lesion_class",
 )
 #: Typed ratings on which readers must agree for a lesion to go straight to consensus.
-DISPUTED_FIELDS: tuple[str, ...] = ("gd", "uspio", "qsm_rim", "central_vein", "overlap", "black_hole")
+DISPUTED_FIELDS: tuple[str, ...] = (
+    "gd",
+    "uspio",
+    "qsm_rim",
+    "central_vein",
+    "overlap",
+    "black_hole",
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -71,10 +84,11 @@ class CaseReadings:
     """The done readings of one case and their lesion groups."""
 
     case_id: str
-    case: Case
+    case: Case | None  # None when loaded without images (:func:`case_readings`)
     readings: dict[str, Reading]  # reader -> first reading, sorted reader ids
     groups: list[dict[str, int | None]]  # item - 1 -> reader -> lesion id or None
     repeats: dict[str, Reading] = field(default_factory=dict)  # reader -> repeated reading
+    grid: Grid | None = None  # the case's grid (also when ``case`` was not loaded)
 
     @property
     def readers(self) -> list[str]:
@@ -87,6 +101,60 @@ def rating_value(rating: Rating, name: str) -> str | None:
     if name == "lesion_class":
         return rating.lesion_class
     return getattr(rating, name)
+
+
+def done_readings(store: StudyStore, readers: Iterable[str] | None = None) -> dict:
+    """``(reader, case id, repeat) -> code`` of every done reading of role ``reader``.
+
+    ``readers`` limits the readers (default: every reader with role ``reader``).
+    """
+    roles = store.readers()
+    chosen = sorted(r for r in (roles if readers is None else readers) if roles.get(r) == "reader")
+    done: dict[tuple[str, str, bool], str] = {}
+    for reader in chosen:
+        for entry in store.order(reader):
+            if store.case_state(reader, entry.code).status == "done":
+                done[reader, entry.case_id, entry.repeat] = entry.code
+    return done
+
+
+def case_grid(folder: Path) -> Grid:
+    """The grid of a case from one file's header (no image data is read)."""
+    path = next(iter(find_case_files(Path(folder)).values()))
+    img = nib.load(path)
+    return Grid.from_affine(img.affine, img.shape[:3])
+
+
+def case_readings(
+    study: Study,
+    store: StudyStore,
+    case_id: str,
+    done: dict,
+    *,
+    min_dice: float = MIN_DICE,
+    load_images: bool = True,
+) -> CaseReadings | None:
+    """The done readings of one case (``done``: :func:`done_readings`); None without any.
+
+    ``load_images`` False reads only the grid from a header (``case`` is None):
+    enough for matching and the adjudication queue.
+    """
+    firsts = sorted({r for r, c, repeat in done if c == case_id and not repeat})
+    if not firsts:
+        return None
+    folder = study.case_folder(case_id)
+    case = load_case(folder) if load_images else None
+    grid = case.grid if case is not None else case_grid(folder)
+
+    def reading(reader: str, repeat: bool) -> Reading:
+        code = done[reader, case_id, repeat]
+        labels = store.labels(reader, code, grid.shape, np.int32)
+        return Reading(code, labels, Ratings(store.ratings(reader, code)))
+
+    readings = {r: reading(r, False) for r in firsts}
+    groups = group_lesions({r: x.labels for r, x in readings.items()}, min_dice)
+    repeats = {r: reading(r, True) for r in firsts if (r, case_id, True) in done}
+    return CaseReadings(case_id, case, readings, groups, repeats, grid)
 
 
 def study_readings(
@@ -103,33 +171,14 @@ def study_readings(
     ``reader``). ``progress(k, n, message)`` is called before each case.
     Cases are loaded one at a time (only one case's maps in memory).
     """
-    roles = store.readers()
-    chosen = sorted(
-        r for r in (roles if readers is None else readers) if roles.get(r) == "reader"
-    )
-    done: dict[tuple[str, str, bool], str] = {}
-    for reader in chosen:
-        for entry in store.order(reader):
-            if store.case_state(reader, entry.code).status == "done":
-                done[reader, entry.case_id, entry.repeat] = entry.code
+    done = done_readings(store, readers)
     cases = list(study.cases)
     for k, case_id in enumerate(cases, start=1):
         if progress is not None:
             progress(k, len(cases), f"case {k} of {len(cases)}")
-        firsts = [r for r in chosen if (r, case_id, False) in done]
-        if not firsts:
-            continue
-        case = load_case(study.case_folder(case_id))
-
-        def reading(reader: str, repeat: bool, case=case, case_id=case_id) -> Reading:
-            code = done[reader, case_id, repeat]
-            labels = store.labels(reader, code, case.grid.shape, np.int32)
-            return Reading(code, labels, Ratings(store.ratings(reader, code)))
-
-        readings = {r: reading(r, False) for r in firsts}
-        groups = group_lesions({r: x.labels for r, x in readings.items()}, min_dice)
-        repeats = {r: reading(r, True) for r in firsts if (r, case_id, True) in done}
-        yield CaseReadings(case_id, case, readings, groups, repeats)
+        found = case_readings(study, store, case_id, done, min_dice=min_dice)
+        if found is not None:
+            yield found
 
 
 def group_table(cr: CaseReadings, fields: Iterable[str] = COMPARED_FIELDS) -> pd.DataFrame:

@@ -52,7 +52,7 @@ from ..writers import atomic_path, write_csv
 from .manifest import Study, load_study
 from .store import StudyStore
 
-__all__ = ["export_study"]
+__all__ = ["concat_rows", "export_study"]
 
 _STUDY_COLUMNS = ("code", "repeat", "status", "reading_s")
 _LESION_COLUMNS = (*LESION_ID_COLUMNS, *RATING_COLUMNS)
@@ -174,13 +174,19 @@ def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader,
 
 
 def _concat(frames: list[pd.DataFrame], first: tuple[str, ...]) -> pd.DataFrame:
+    """Rows of every frame (see :func:`concat_rows`); with no row, ``first`` + study columns."""
+    return concat_rows(frames, (*first, *_STUDY_COLUMNS))
+
+
+def concat_rows(frames: list[pd.DataFrame], empty_columns: tuple[str, ...]) -> pd.DataFrame:
     """Rows of every frame; columns in first-seen order (cases may measure other maps).
 
-    With no row, the columns are ``first`` and the study columns (a header-only CSV).
+    Values are kept as they are (None stays None). With no row, the columns are
+    ``empty_columns`` (a header-only CSV).
     """
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=[*first, *_STUDY_COLUMNS])
+        return pd.DataFrame(columns=list(empty_columns))
     columns = list(dict.fromkeys(c for f in frames for c in f.columns))
     rows = [row for f in frames for row in f.to_dict("records")]
     return pd.DataFrame.from_records(rows, columns=columns)

@@ -86,9 +86,18 @@ _V1: tuple[str, ...] = (
         ts TEXT NOT NULL, reader TEXT, action TEXT NOT NULL,
         case_code TEXT, detail TEXT NOT NULL DEFAULT '')""",
 )
+#: Version 2: the adjudicator's decision on each disputed item (see :mod:`.adjudications`).
+_V2: tuple[str, ...] = (
+    f"""CREATE TABLE adjudications (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL, item INTEGER NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('lesion', 'no lesion')),
+        rationale TEXT NOT NULL, rating TEXT NOT NULL, letters TEXT NOT NULL,
+        disputed TEXT NOT NULL, decided_at TEXT NOT NULL,
+        PRIMARY KEY (reader, case_code, item), {_CASE_FK})""",
+)
 Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 #: ``MIGRATIONS[i]``: SQL statements (or a callable given the connection) from version i to i+1.
-MIGRATIONS: list[Migration] = [_V1]
+MIGRATIONS: list[Migration] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -24,6 +24,8 @@ snapshot that already holds it changes nothing.
 
 Durability and concurrency: see :mod:`napari_uspio.core.study`.
 
+Adjudication: the decision log of :mod:`.adjudications` (schema version 2).
+
 Audit log: study creation, readers added, every open, done and reopen (with
 its reason), exports and whatever :meth:`~StudyStore.record` is given;
 strokes and ratings carry their own timestamps.
@@ -35,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..ratings import FIELDS, Rating, RatingError
+from .adjudications import AdjudicationLog
 from .journal import _KEY, StrokeJournal
 from .order import OrderEntry
 from .schema import (
@@ -56,7 +59,7 @@ _STATE_JOIN = (
 )
 
 
-class StudyStore(StrokeJournal):
+class StudyStore(StrokeJournal, AdjudicationLog):
     """The SQLite study store (see the module docstring); thread-safe.
 
     Parameters
