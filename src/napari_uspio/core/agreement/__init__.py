@@ -4,7 +4,11 @@
   (:func:`match_lesions`), consistent groups across three or more readers
   (:func:`group_lesions`), detection agreement and per-case voxel Dice;
 - :mod:`.stats`: Cohen's and Fleiss' kappa, percent agreement, confusion
-  matrices, ICC (Shrout & Fleiss) and seeded percentile bootstrap intervals.
+  matrices, ICC (Shrout & Fleiss) and seeded percentile bootstrap intervals;
+- :mod:`.readings`: a study's done readings per case, lesions grouped across readers;
+- :mod:`.study_stats`: :func:`compute_agreement`, every statistic of a study as the
+  tables of :class:`~.result.StudyAgreement`; :mod:`.report` writes them (CSV, HTML);
+- :mod:`.adjudication`: agreed and disputed items, blinded letters, the consensus proposal.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .matching import (
     matched_pairs,
     voxel_dice,
 )
+from .result import StudyAgreement
 from .stats import (
     CI,
     bootstrap_ci,
@@ -45,4 +50,14 @@ __all__ = [
     "percent_agreement",
     "ratings_table",
     "voxel_dice",
+    "StudyAgreement",
+    "compute_agreement",
 ]
+
+
+def __getattr__(name: str):
+    if name == "compute_agreement":  # lazy: it loads cases and the study store
+        from .study_stats import compute_agreement
+
+        return compute_agreement
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -195,6 +195,11 @@ def group_table(cr: CaseReadings, fields: Iterable[str] = COMPARED_FIELDS) -> pd
             rating = reading.ratings.get(lesion) if lesion is not None else None
             values = [None if rating is None else rating_value(rating, f) for f in fields]
             rows.append((cr.case_id, item, reader, lesion, *values))
-    table = pd.DataFrame(rows, columns=["case", "item", "reader", "lesion", *fields])
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (4 + len(fields))
+    names = ["case", "item", "reader", "lesion", *fields]
+    table = pd.DataFrame(
+        {n: pd.Series(v, dtype=object) for n, v in zip(names, columns, strict=True)}
+    )
+    table["item"] = table["item"].astype(np.int64)
     table["lesion"] = table["lesion"].astype("Int64")
-    return table
+    return table  # rating columns stay object: None for unrated, never NaN

@@ -88,9 +88,11 @@ class StudyAgreement:
     fields); ``patients`` has ``case``, ``reader``, ``lesions`` (count),
     ``group`` (UEL / GEL / NEL or None). ``confusion`` maps
     ``(field, reader_a, reader_b)`` to the confusion matrix (rows reader_a's
-    values, columns reader_b's, every category of the vocabulary).
-    ``settings`` records min_dice, n_boot, seed, the readers, the cases and
-    the readings left out (not done).
+    values, columns reader_b's, every category of the vocabulary; also
+    ``("patient_group", a, b)``). ``settings`` records ``min_dice``,
+    ``n_boot``, ``seed``, ``level``, ``readers``, ``cases``, ``n_cases``,
+    ``left_out`` / ``left_out_repeats`` (readings not done, per reader),
+    ``readers_without_done_reading`` and ``bootstrap`` (the resampled units).
     """
 
     readers: list[str]
