@@ -158,12 +158,24 @@ def reading_table(
 
 
 def summary_table(
-    lesions: pd.DataFrame, case: Case, labels: np.ndarray, shell_width_mm: float
+    lesions: pd.DataFrame,
+    case: Case,
+    labels: np.ndarray,
+    shell_width_mm: float,
+    case_code: str | None = None,
+    reader: str | None = None,
 ) -> pd.DataFrame:
-    """The one-row patient summary of a reading table (see :func:`reading_table`)."""
+    """The one-row patient summary of a reading table (see :func:`reading_table`).
+
+    ``case`` and ``reader`` columns: ``case_code`` and ``reader`` if given, else
+    those of the first lesion (``""`` for a reading without lesions).
+    """
     summary = patient_summary(lesions, nawm_mtr(case, labels))
     first = lesions.iloc[0] if len(lesions) else {"case": "", "reader": ""}
-    row = {"case": str(first["case"]), "reader": str(first["reader"])} | summary
+    row = {
+        "case": str(first["case"] if case_code is None else case_code),
+        "reader": str(first["reader"] if reader is None else reader),
+    } | summary
     row["shell_width_mm"] = float(shell_width_mm)
     return pd.DataFrame([row], columns=list(SUMMARY_COLUMNS))
 
@@ -231,7 +243,7 @@ def export_reading(
     lesions = reading_table(model_table, ratings, case_code, reader)
     for name in () if extra_columns is None else extra_columns.columns:
         lesions[name] = extra_columns[name].reindex(lesions["lesion"]).to_numpy()
-    summary_frame = summary_table(lesions, case, labels, shell_width_mm)
+    summary_frame = summary_table(lesions, case, labels, shell_width_mm, case_code, reader)
     with ExitStack() as stack:  # every file to a temporary first; renamed only if all succeed
         # entered in reverse so that the renames run lesions, summary, labels, provenance
         tmp = {key: stack.enter_context(atomic_path(paths[key])) for key in reversed(paths)}

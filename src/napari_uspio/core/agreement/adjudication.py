@@ -139,13 +139,12 @@ def _union(boxes: list[tuple[slice, ...]]) -> tuple[slice, ...]:
 def proposal(cr: CaseReadings, items: Sequence[Item]) -> tuple[np.ndarray, dict[int, dict]]:
     """The proposed consensus of a case: label map (item ids) and ratings per item.
 
-    See the module docstring. Where the majority masks of two items overlap,
-    the voxel goes to the item with more votes there (the lower item number on
-    a tie).
+    See the module docstring. Where the majority masks of two items overlap
+    (possible only with an even number of readers, each item then holding
+    exactly half the votes), the voxel goes to the lower item number.
     """
     shape = next(iter(cr.readings.values())).labels.shape
     labels = np.zeros(shape, np.int32)
-    best = np.zeros(shape, np.int16)
     needed = (len(cr.readings) + 1) // 2
     boxes = {r: find_objects(x.labels) for r, x in cr.readings.items()}  # O(volume) once
     ratings: dict[int, dict] = {}
@@ -155,9 +154,8 @@ def proposal(cr: CaseReadings, items: Sequence[Item]) -> tuple[np.ndarray, dict[
         votes = np.zeros(labels[box].shape, np.int16)  # O(the item's box)
         for reader, lesion in found:
             votes += cr.readings[reader].labels[box] == lesion
-        take = (votes >= needed) & (votes > best[box])
+        take = (votes >= needed) & (labels[box] == 0)
         labels[box][take] = item.item
-        best[box][take] = votes[take]
         rated = [r for r in item_values(cr, item).values() if r is not None]
         if rated:
             ratings[item.item] = _common_fields(rated, confidence=item.agreed)

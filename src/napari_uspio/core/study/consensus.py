@@ -59,6 +59,11 @@ __all__ = ["CaseAdjudication", "adjudication_queue", "export_consensus", "open_c
 
 READER = "consensus"  # the "reader" name of the consensus files
 _EXTRA = ("consensus", "item", "readers_detected")
+#: Columns of adjudication_log.csv (``lesion_<reader>`` follow ``disputed``, one per reader).
+_LOG_COLUMNS = (
+    "case", "code", "item", "status", "disputed", "letters", "adjudicator", "decision",
+    "rationale", "final_rating", "decided_at",
+)  # fmt: skip
 
 
 @dataclass
@@ -200,6 +205,8 @@ def _log_rows(ca: CaseAdjudication, cr: CaseReadings, adjudicator: str) -> list[
 
 
 def _log_table(rows: list[dict]) -> pd.DataFrame:
+    if not rows:  # a header-only CSV
+        return pd.DataFrame(columns=list(_LOG_COLUMNS))
     log = pd.DataFrame(rows)
     for name in [c for c in log.columns if c.startswith("lesion_")]:
         log[name] = log[name].astype("Int64")  # None: not detected by that reader
@@ -244,7 +251,9 @@ def export_consensus(
             for name in extra.columns:
                 frame[name] = extra[name].reindex(frame["lesion"]).to_numpy()
             lesions.append(frame)
-            summaries.append(summary_table(frame, case, labels, study.shell_width_mm))
+            summaries.append(
+                summary_table(frame, case, labels, study.shell_width_mm, ca.case_id, READER)
+            )
             logs += _log_rows(ca, cr, adjudicator)
         store.record("consensus export", adjudicator, None, str(out.resolve()))
     written = {

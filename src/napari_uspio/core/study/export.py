@@ -160,9 +160,7 @@ def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader,
         started_at=state.opened_at,
     )
     lesions = reading_table(table, ratings, entry.case_id, reader)
-    summary = summary_table(lesions, case, labels, study.shell_width_mm)
-    if not len(lesions):  # summary_table takes case and reader from the first lesion
-        summary["case"], summary["reader"] = entry.case_id, reader
+    summary = summary_table(lesions, case, labels, study.shell_width_mm, entry.case_id, reader)
     times = store.lesion_times(reader, entry.code)
     seconds = [times.get(int(i), 0.0) for i in lesions["lesion"]]
     for frame, secs in ((lesions, seconds), (summary, [state.seconds_spent])):
