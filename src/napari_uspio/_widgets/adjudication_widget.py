@@ -1,0 +1,258 @@
+"""The Adjudication dock widget: the queue of disputed lesions, side by side, decided."""
+
+from __future__ import annotations
+
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._napari.adjudication_session import AdjudicationSession
+from ..core.ratings import LABELS, VOCABULARY, RatingError
+from ..core.study.schema import StudyError
+
+#: Rows of the side-by-side table: the disputed fields and confidence.
+FIELDS = ("gd", "uspio", "qsm_rim", "central_vein", "overlap", "black_hole", "confidence")
+NAMES = {
+    "gd": "Gd",
+    "uspio": "USPIO",
+    "qsm_rim": "QSM rim",
+    "central_vein": "Central vein",
+    "overlap": "Overlap",
+    "black_hole": "Black hole",
+    "confidence": "Confidence",
+}
+QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
+
+
+def _shown(field: str, value: str | None) -> str:
+    return "—" if value is None else LABELS.get(field, {}).get(value, value)
+
+
+class AdjudicationWidget(QWidget):
+    """Sign in as adjudicator; open each disputed item, decide, write why, export."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session: AdjudicationSession | None = None
+        self._rows: list = []  # (case adjudication, item) per queue row
+        self.study = QLineEdit()
+        self.study.setPlaceholderText("study folder")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.adjudicator = QLineEdit()
+        self.adjudicator.setPlaceholderText("your adjudicator id")
+        sign_in = QPushButton("Sign in")
+        sign_in.clicked.connect(self.sign_in)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Study"), 0, 0)
+        grid.addWidget(self.study, 0, 1)
+        grid.addWidget(browse, 0, 2)
+        grid.addWidget(QLabel("Adjudicator"), 1, 0)
+        grid.addWidget(self.adjudicator, 1, 1)
+        grid.addWidget(sign_in, 1, 2)
+        self.state = QLabel("Not signed in.")
+        self.state.setWordWrap(True)
+        self.queue = QTableWidget(0, len(QUEUE_COLUMNS))
+        self.queue.setHorizontalHeaderLabels(QUEUE_COLUMNS)
+        self.queue.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.queue.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.queue.horizontalHeader().setStretchLastSection(True)
+        self.queue.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
+        self.open_button = QPushButton("Open item")
+        self.open_button.clicked.connect(lambda: self.open_row(self.queue.currentRow()))
+        self.item_label = QLabel("")
+        self.compare = QTableWidget(len(FIELDS), 0)
+        self.compare.setVerticalHeaderLabels([NAMES[f] for f in FIELDS])
+        self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.finals: dict[str, QComboBox] = {}
+        self.mask_buttons = QHBoxLayout()
+        self.no_lesion_button = QPushButton("No lesion")
+        self.no_lesion_button.clicked.connect(lambda: self._act(self.session.no_lesion))
+        self.rationale = QPlainTextEdit()
+        self.rationale.setPlaceholderText("rationale (required): why this mask and these ratings")
+        self.rationale.setMaximumHeight(70)
+        self.resolve_button = QPushButton("Resolve item and open the next")
+        self.resolve_button.clicked.connect(self.resolve)
+        self.out_dir = QLineEdit()
+        self.out_dir.setPlaceholderText("consensus export folder")
+        self.partial = QCheckBox("allow pending items")
+        export = QPushButton("Export consensus")
+        export.clicked.connect(self.export)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addWidget(self.state)
+        layout.addWidget(self.queue, 2)
+        layout.addWidget(self.open_button)
+        layout.addWidget(self.item_label)
+        layout.addWidget(self.compare, 2)
+        layout.addLayout(self.mask_buttons)
+        layout.addWidget(self.rationale)
+        layout.addWidget(self.resolve_button)
+        row = QHBoxLayout()
+        row.addWidget(self.out_dir)
+        row.addWidget(self.partial)
+        row.addWidget(export)
+        layout.addLayout(row)
+        self._show_item()
+
+    # ------------------------------------------------------------ actions
+    def _browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Study folder")
+        if chosen:
+            self.study.setText(chosen)
+
+    def _act(self, action) -> bool:
+        try:
+            action()
+        except (StudyError, RatingError, ValueError, OSError) as exc:
+            self.state.setText(f"Not done: {exc}")
+            show_error(str(exc))
+            return False
+        return True
+
+    def sign_in(self) -> None:
+        """Open the study as adjudicator and list the disputed items."""
+
+        def go():
+            self.session = AdjudicationSession(
+                self.study.text().strip(), self.adjudicator.text().strip()
+            )
+
+        if self._act(go):
+            self._fill_queue()
+            pending = self.session.pending()
+            if pending:
+                self.open_item(*pending[0])
+
+    def open_row(self, row: int) -> None:
+        """Open the item of a queue row."""
+        if self.session is not None and 0 <= row < len(self._rows):
+            self.open_item(*self._rows[row])
+
+    def open_item(self, ca, item) -> None:
+        """Show an item in the viewer and side by side here."""
+        if self._act(lambda: self.session.open_item(self.viewer, ca, item)):
+            self.rationale.setPlainText(
+                ca.decisions[item.item].rationale if item.item in ca.decisions else ""
+            )
+        self._fill_queue()
+        self._show_item()
+
+    def resolve(self) -> None:
+        """Record the decision with its rationale, then open the next pending item."""
+        if self.session is None or self.session.item is None:
+            return
+        text = self.rationale.toPlainText()
+        if not self._act(lambda: self.session.resolve(text)):
+            return
+        self._fill_queue()
+        pending = self.session.pending()
+        if pending:
+            self.open_item(*pending[0])
+        else:
+            self.state.setText(
+                "Queue cleared: every disputed item is decided. Export the consensus."
+            )
+            self._show_item()
+
+    def export(self) -> None:
+        """Write the consensus export to the folder given."""
+        folder = self.out_dir.text().strip()
+        if self.session is None or not folder:
+            self.state.setText("Sign in and give the export folder first.")
+            return
+        if self._act(lambda: self.session.export(folder, self.partial.isChecked())):
+            self.state.setText(f"Consensus exported to {folder}")
+
+    def _set_final(self, field: str, box: QComboBox) -> None:
+        value = box.currentData()
+        if self.session.final_rating().as_dict()[field] == value:
+            return
+        if not self._act(lambda: self.session.set_final(**{field: value})):
+            self._show_item()  # refused: show the rating as it is
+
+    def _use_mask(self, letter: str) -> None:
+        self._act(lambda: self.session.use_reader_mask(letter))
+        self._show_item()
+
+    # ------------------------------------------------------------ display
+    def _fill_queue(self) -> None:
+        session = self.session
+        self._rows = session.queue()
+        self.queue.setRowCount(len(self._rows))
+        for row, (ca, item) in enumerate(self._rows):
+            values = (ca.code, str(item.item), item.describe(), ca.status(item))
+            for col, text in enumerate(values):
+                cell = QTableWidgetItem(text)
+                if session.item is not None and session.current is ca and session.item == item:
+                    font = cell.font()
+                    font.setBold(True)
+                    cell.setFont(font)
+                self.queue.setItem(row, col, cell)
+        pending = len(session.pending())
+        waiting = f"; {len(session.waiting)} case(s) still being read" if session.waiting else ""
+        self.state.setText(
+            f"Adjudicator {session.reader}: {pending} of {len(self._rows)} disputed items "
+            f"pending{waiting}."
+        )
+
+    def _show_item(self) -> None:
+        session = self.session
+        has_item = session is not None and session.item is not None
+        for widget in (self.compare, self.rationale, self.resolve_button, self.no_lesion_button):
+            widget.setEnabled(has_item)
+        while self.mask_buttons.count():
+            widget = self.mask_buttons.takeAt(0).widget()
+            if widget is not self.no_lesion_button:
+                widget.deleteLater()
+        if not has_item:
+            self.item_label.setText("No item open.")
+            self.compare.setColumnCount(0)
+            return
+        item, ca = session.item, session.current
+        self.item_label.setText(f"<b>Case {ca.code} · item {item.item}</b> · {item.describe()}")
+        readers = session.reader_ratings()
+        letters = list(readers)
+        self.compare.setColumnCount(len(letters) + 1)
+        self.compare.setHorizontalHeaderLabels([f"Reader {x}" for x in letters] + ["Final"])
+        final = session.final_rating()
+        for row, field in enumerate(FIELDS):
+            values = {_shown(field, r and getattr(r, field)) for r in readers.values() if r}
+            for col, letter in enumerate(letters):
+                rating = readers[letter]
+                text = "not marked" if rating is None else _shown(field, getattr(rating, field))
+                cell = QTableWidgetItem(text)
+                if len(values) > 1 or rating is None:
+                    cell.setBackground(Qt.GlobalColor.darkRed)
+                self.compare.setItem(row, col, cell)
+            box = QComboBox()
+            box.addItem("—", None)
+            for value in VOCABULARY[field]:
+                box.addItem(_shown(field, value), value)
+            box.setCurrentIndex(max(0, box.findData(getattr(final, field))))
+            box.currentIndexChanged.connect(lambda _i, f=field, b=box: self._set_final(f, b))
+            self.finals[field] = box
+            self.compare.setCellWidget(row, len(letters), box)
+        self.compare.resizeColumnsToContents()
+        for letter in letters:
+            button = QPushButton(f"Use Reader {letter}'s mask")
+            button.setEnabled(readers[letter] is not None)
+            button.clicked.connect(lambda _c=False, x=letter: self._use_mask(x))
+            self.mask_buttons.addWidget(button)
+        self.mask_buttons.addWidget(self.no_lesion_button)
