@@ -13,7 +13,7 @@ lesion), the final ratings and a written rationale; see
 from __future__ import annotations
 
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 
 from ..core.agreement.adjudication import Item, item_values
@@ -33,6 +33,16 @@ from .viewer import show_lesion
 #: Outline colours of the readers' masks, by letter order (A, B, C, ...).
 READER_COLORS = ("#00e5ff", "#ff4df0", "#ffd000", "#7cff4d", "#ff8a3d", "#b48cff")
 CONSENSUS_LAYER = "consensus"
+#: The image each disputed rating is read on, shown when an item opens.
+EVIDENCE = {
+    "gd": "t1_post_gd",
+    "uspio": "t1_post_uspio",
+    "qsm_rim": "qsm",
+    "central_vein": "t2star",
+    "overlap": "t1_post_uspio",
+    "black_hole": "t1_pre_gd",
+    "detection": "flair",
+}
 
 
 class AdjudicationSession(ReadingSession):
@@ -70,24 +80,40 @@ class AdjudicationSession(ReadingSession):
     def open_item(self, viewer, ca: CaseAdjudication, item: Item) -> None:
         """Show an item: its case (opened if needed), the readers' masks, centred on it."""
         if self.current is None or self.current.code != ca.code:
-            self.close_case(viewer)
             found = case_adjudication(
                 self.study, self.store, self.reader, ca.case_id, done_readings(self.store)
             )
             if found is None:
-                raise StudyError(f"case {ca.code} is no longer ready (a reading was reopened)")
+                self.refresh_queue()
+                raise StudyError(
+                    f"case {ca.code} is no longer ready: a reader reopened it. The queue is "
+                    "updated; adjudicate it once every reader has marked it done again."
+                )
+            self.close_case(viewer)
             ca, cr = found
             open_consensus(self.store, self.reader, ca, cr)
             entry = next(e for e in self.store.order(self.reader) if e.code == ca.code)
             self.open(viewer, entry)
             self.binding.layer.name = CONSENSUS_LAYER
+            self.binding.layer.brush_size = 3  # lesions are a few mm across
             self.current, self.readings = ca, cr
             self._add_reader_layers(viewer)
             self.cases = [ca if c.code == ca.code else c for c in self.cases]
         self.item = next(i for i in self.current.items if i.item == item.item)
         viewer.layers.selection.active = self.binding.layer
         self.binding.layer.selected_label = self.item.item
+        self._show_evidence(viewer)
         self._centre(viewer)
+
+    def _show_evidence(self, viewer) -> None:
+        """Show the image the first disputed rating is read on (FLAIR for detection)."""
+        disputed = self.item.disputed_fields
+        role = EVIDENCE.get(disputed[0], "flair") if disputed else "flair"
+        images = [x for x in self.layers if isinstance(x, Image)]
+        if not any(x.name == role for x in images):
+            return
+        for layer in images:
+            layer.visible = layer.name == role
 
     def _add_reader_layers(self, viewer) -> None:
         lesions = self.binding.layer
@@ -121,6 +147,11 @@ class AdjudicationSession(ReadingSession):
         viewer.dims.set_point(0, float(world[0]))
         viewer.scene.camera.center = tuple(float(v) for v in world)
 
+    def sign_out(self, viewer) -> None:
+        """Close the open case and the store (everything is saved already)."""
+        self.close_case(viewer)
+        self.store.close()
+
     def close_case(self, viewer) -> None:
         """Remove the readers' layers too (everything is saved already)."""
         for layer in self.reader_layers:
@@ -141,7 +172,15 @@ class AdjudicationSession(ReadingSession):
 
     def set_final(self, **fields: str | None) -> Rating:
         """Set fields of the item's consensus rating (validated; autosaved)."""
-        return self.binding.ratings.set(self.item.item, **fields)
+        rating = self.binding.ratings.set(self.item.item, **fields)
+        self._withdraw("rating changed")
+        return rating
+
+    def _withdraw(self, why: str) -> None:
+        """A decided item that is edited is pending again (audited)."""
+        if self.item.item in self.current.decisions:
+            self.store.withdraw_decision(self.reader, self.current.code, self.item.item, why)
+            del self.current.decisions[self.item.item]
 
     def use_reader_mask(self, letter: str) -> None:
         """Make the item's consensus mask exactly that reader's lesion (undoable)."""
@@ -153,6 +192,7 @@ class AdjudicationSession(ReadingSession):
         if number in self.binding.model.ids:
             self.binding.delete_lesion(number)
         layer.data_setitem(np.nonzero(self.readings.readings[reader].labels == lesion), number)
+        self._withdraw(f"mask of Reader {letter} taken")
         if not self.final_rating().complete:  # the reader's rating as a start, where unset
             rating = self.reader_ratings()[letter]
             unset = {
@@ -169,6 +209,7 @@ class AdjudicationSession(ReadingSession):
         """Remove the item from the consensus mask (undoable)."""
         if self.item.item in self.binding.model.ids:
             self.binding.delete_lesion(self.item.item)
+            self._withdraw("no lesion")
 
     def resolve(self, rationale: str) -> str:
         """Record the decision on the open item; return it (``lesion`` / ``no lesion``).

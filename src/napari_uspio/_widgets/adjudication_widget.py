@@ -39,6 +39,14 @@ NAMES = {
 QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
 
 
+def describe(item) -> str:
+    """What is disputed, with the field names the reader sees."""
+    text = item.describe()
+    for field in sorted(NAMES, key=len, reverse=True):
+        text = text.replace(field, NAMES[field])
+    return text
+
+
 def _shown(field: str, value: str | None) -> str:
     return "—" if value is None else LABELS.get(field, {}).get(value, value)
 
@@ -83,7 +91,9 @@ class AdjudicationWidget(QWidget):
         self.finals: dict[str, QComboBox] = {}
         self.mask_buttons = QHBoxLayout()
         self.no_lesion_button = QPushButton("No lesion")
-        self.no_lesion_button.clicked.connect(lambda: self._act(self.session.no_lesion))
+        self.no_lesion_button.clicked.connect(
+            lambda: self._act(self.session.no_lesion) and self._fill_queue()
+        )
         self.rationale = QPlainTextEdit()
         self.rationale.setPlaceholderText("rationale (required): why this mask and these ratings")
         self.rationale.setMaximumHeight(70)
@@ -130,9 +140,10 @@ class AdjudicationWidget(QWidget):
         """Open the study as adjudicator and list the disputed items."""
 
         def go():
-            self.session = AdjudicationSession(
-                self.study.text().strip(), self.adjudicator.text().strip()
-            )
+            new = AdjudicationSession(self.study.text().strip(), self.adjudicator.text().strip())
+            if self.session is not None:  # signing in again: one session, one set of layers
+                self.session.sign_out(self.viewer)
+            self.session = new
 
         if self._act(go):
             self._fill_queue()
@@ -147,12 +158,16 @@ class AdjudicationWidget(QWidget):
 
     def open_item(self, ca, item) -> None:
         """Show an item in the viewer and side by side here."""
-        if self._act(lambda: self.session.open_item(self.viewer, ca, item)):
+        opened = self._act(lambda: self.session.open_item(self.viewer, ca, item))
+        message = self.state.text()
+        if opened:
             self.rationale.setPlainText(
                 ca.decisions[item.item].rationale if item.item in ca.decisions else ""
             )
         self._fill_queue()
         self._show_item()
+        if not opened:
+            self.state.setText(message)  # the refusal, not the queue count
 
     def resolve(self) -> None:
         """Record the decision with its rationale, then open the next pending item."""
@@ -184,11 +199,14 @@ class AdjudicationWidget(QWidget):
         value = box.currentData()
         if self.session.final_rating().as_dict()[field] == value:
             return
-        if not self._act(lambda: self.session.set_final(**{field: value})):
+        if self._act(lambda: self.session.set_final(**{field: value})):
+            self._fill_queue()  # a decided item edited is pending again
+        else:
             self._show_item()  # refused: show the rating as it is
 
     def _use_mask(self, letter: str) -> None:
         self._act(lambda: self.session.use_reader_mask(letter))
+        self._fill_queue()
         self._show_item()
 
     # ------------------------------------------------------------ display
@@ -197,7 +215,7 @@ class AdjudicationWidget(QWidget):
         self._rows = session.queue()
         self.queue.setRowCount(len(self._rows))
         for row, (ca, item) in enumerate(self._rows):
-            values = (ca.code, str(item.item), item.describe(), ca.status(item))
+            values = (ca.code, str(item.item), describe(item), ca.status(item))
             for col, text in enumerate(values):
                 cell = QTableWidgetItem(text)
                 if session.item is not None and session.current is ca and session.item == item:
@@ -226,7 +244,7 @@ class AdjudicationWidget(QWidget):
             self.compare.setColumnCount(0)
             return
         item, ca = session.item, session.current
-        self.item_label.setText(f"<b>Case {ca.code} · item {item.item}</b> · {item.describe()}")
+        self.item_label.setText(f"<b>Case {ca.code} · item {item.item}</b> · {describe(item)}")
         readers = session.reader_ratings()
         letters = list(readers)
         self.compare.setColumnCount(len(letters) + 1)

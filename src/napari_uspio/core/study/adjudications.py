@@ -108,6 +108,16 @@ class AdjudicationLog:
             self._audit(adjudicator, "adjudicate", case_code, f"item {record.item}: {decision}")
         return record
 
+    def withdraw_decision(self, adjudicator: str, case_code: str, item: int, why: str) -> None:
+        """Delete the decision on an item (it is pending again), audited with why."""
+        with self._db.write() as db:
+            self._writable(adjudicator, case_code)
+            db.execute(
+                f"DELETE FROM adjudications WHERE {_KEY} AND item = ?3",
+                (adjudicator, case_code, int(item)),
+            )
+            self._audit(adjudicator, "withdraw decision", case_code, f"item {int(item)}: {why}")
+
     def adjudications(
         self, adjudicator: str | None = None, case_code: str | None = None
     ) -> list[Adjudication]:

@@ -20,7 +20,8 @@ strokes) and is edited like any reading; disputed items are settled with
 
 A case with a pending item is refused unless ``partial=True`` (then its
 pending items are exported with their proposal and ``consensus`` =
-``pending``). Cases not ready are listed in the provenance and left out.
+``pending``). An item whose mask or rating was changed after its decision is
+pending again. Cases not ready are listed in the provenance and left out.
 """
 
 from __future__ import annotations
@@ -111,7 +112,12 @@ def adjudicator_of(study: Study, adjudicator: str | None) -> str:
 def case_adjudication(
     study: Study, store: StudyStore, adjudicator: str, case_id: str, done: dict
 ) -> tuple[CaseAdjudication, CaseReadings] | None:
-    """A case's adjudication and readings, or None while some reader is not done."""
+    """A case's adjudication and readings, or None while some reader is not done.
+
+    A decision the consensus no longer matches (the item painted back after
+    "no lesion", erased after "lesion", or re-rated after its decision) is left
+    out: the item is pending again (:func:`stale_decisions`).
+    """
     readers = [r for r, role in store.readers().items() if role == "reader"]
     if not all((r, case_id, False) in done for r in readers) or len(readers) < 2:
         return None
@@ -119,7 +125,12 @@ def case_adjudication(
     code = next(e.code for e in store.order(adjudicator) if e.case_id == case_id)
     decisions = {a.item: a for a in store.adjudications(adjudicator, code)}
     letters = reader_letters(study.seed, case_id, cr.readers)
-    return CaseAdjudication(case_id, code, case_items(cr), letters, decisions), cr
+    ca = CaseAdjudication(case_id, code, case_items(cr), letters, decisions)
+    if decisions:
+        labels, ratings = _consensus_labels(store, adjudicator, ca, cr)
+        for item in stale_decisions(ca, np.unique(labels), ratings):
+            del ca.decisions[item]
+    return ca, cr
 
 
 def adjudication_queue(
@@ -158,11 +169,24 @@ def open_consensus(store: StudyStore, adjudicator: str, ca: CaseAdjudication, cr
 
 
 def _consensus_labels(store, adjudicator, ca, cr) -> tuple[np.ndarray, Ratings]:
+    """The case's consensus map and ratings (the proposal until the adjudicator opens it)."""
     if store.has_proposal(adjudicator, ca.code):
         labels = store.labels(adjudicator, ca.code, cr.grid.shape, np.int32)
         return labels, Ratings(store.ratings(adjudicator, ca.code))
-    labels, ratings = proposal(cr, ca.items)
-    return labels, Ratings(ratings)
+    labels, proposed = proposal(cr, ca.items)
+    return labels, Ratings(proposed)
+
+
+def stale_decisions(ca: CaseAdjudication, ids, ratings: Ratings) -> list[int]:
+    """Items whose recorded decision no longer matches the consensus map or rating."""
+    present = {int(i) for i in ids}
+    stale = []
+    for number, decision in ca.decisions.items():
+        kept = number in present
+        current = {k: v for k, v in ratings.get(number).as_dict().items() if v not in (None, "")}
+        if kept != (decision.decision == "lesion") or (kept and current != decision.rating):
+            stale.append(number)
+    return stale
 
 
 def _extra_columns(ca: CaseAdjudication, ids: np.ndarray, n_readers: int) -> pd.DataFrame:
