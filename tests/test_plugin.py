@@ -63,7 +63,14 @@ def test_wheel_ships_the_top_level_manifest(tmp_path):
     manifest = PluginManifest.from_file(unpacked / "napari_uspio" / "napari.yaml")
     assert manifest.name == "napari-uspio"
     widgets = {w.display_name for w in manifest.contributions.widgets}
-    assert widgets == {"Case", "Lesions", "Ratings", "Reading session"}
+    assert widgets == {
+        "Case",
+        "Lesions",
+        "Ratings",
+        "Reading session",
+        "Agreement",
+        "Adjudication",
+    }
 
 
 def test_reader_single_file_is_placed_by_its_affine(tmp_path):

@@ -1,4 +1,4 @@
-"""``napari-uspio study init | status | export``: blinded reading studies from the shell.
+"""``napari-uspio study init | status | export | agreement``: reading studies from the shell.
 
 Wired into the ``napari-uspio`` command by :func:`add_study_parser`; each
 subcommand sets ``run`` (returns the exit code: 0, or 2 with a message on
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .core.volume import CaseError
@@ -76,6 +77,73 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agreement(args: argparse.Namespace) -> int:
+    from .core.agreement.matching import MIN_DICE
+    from .core.agreement.report import format_ci, format_percent, write_report
+    from .core.agreement.study_stats import compute_agreement
+    from .core.study import MANIFEST_NAME, StudyError, load_study
+
+    folder = Path(args.study_dir)
+    if not (folder / MANIFEST_NAME).is_file():
+        what = "is not a study folder (no study.toml)" if folder.is_dir() else "does not exist"
+        raise StudyError(
+            f"study folder {folder} {what}; pass the folder holding study.toml "
+            "(the one given to 'napari-uspio study init')"
+        )
+    study = load_study(folder)
+    readers = _ids(args.readers or "") or None  # compute_agreement names unknown ones
+    if args.n_boot < 1:
+        raise StudyError(f"--n-boot must be at least 1, not {args.n_boot}")
+    min_dice = MIN_DICE if args.min_dice is None else args.min_dice
+    if not 0 < min_dice <= 1:
+        raise StudyError(f"--min-dice must be in (0, 1], not {min_dice}")
+
+    def progress(k: int, n: int, message: str = "") -> None:
+        sys.stderr.write(f"{message or f'case {k} of {n}'}\n")
+        sys.stderr.flush()
+
+    def report_progress(k: int, n: int, message: str) -> None:
+        sys.stderr.write(f"report {k} of {n}: {message}\n")
+        sys.stderr.flush()
+
+    start = time.perf_counter()
+    agreement = compute_agreement(
+        study,
+        readers=readers,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        min_dice=min_dice,
+        progress=progress,
+    )
+    title = f"Inter-reader agreement: {study.folder.name}"
+    computed = time.perf_counter()
+    paths = write_report(agreement, args.output, progress=report_progress, title=title)
+    sys.stdout.write(f"agreement report written to {paths['report']}\n")
+    sys.stdout.write(f"readers {', '.join(agreement.readers)}; tables in {args.output}\n")
+    for row in agreement.detection.itertuples(index=False):
+        sys.stdout.write(
+            f"  detection {row.readers}: F1 {format_ci(row.f1, row.f1_low, row.f1_high)}\n"
+        )
+    overall = agreement.kappa[agreement.kappa["readers"] == "all"]
+    if not len(overall):  # two readers: the pair is the overall agreement
+        overall = agreement.kappa.drop_duplicates("field")
+    for row in overall.itertuples(index=False):
+        kappa = format_ci(row.kappa, row.low, row.high)
+        sys.stdout.write(
+            f"  {row.field}: {row.statistic} kappa {kappa} on {row.n} lesions, "
+            f"{format_percent(row.percent_agreement)} agreement\n"
+        )
+    for row in agreement.patient[agreement.patient["measure"] == "lesion_count"].itertuples():
+        icc = format_ci(row.estimate, row.low, row.high)
+        sys.stdout.write(f"  lesion count per case: ICC(2,1) {icc} on {row.n} cases\n")
+    end = time.perf_counter()
+    sys.stderr.write(
+        f"done in {end - start:.1f} s (statistics {computed - start:.1f} s, "
+        f"report {end - computed:.1f} s)\n"
+    )
+    return 0
+
+
 def _guarded(run):
     def wrapper(args: argparse.Namespace) -> int:
         from .core.study import StudyError
@@ -90,7 +158,7 @@ def _guarded(run):
 
 
 def add_study_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``study`` with its subcommands ``init``, ``status``, ``export``; return its parser."""
+    """Add ``study`` and its subcommands (init, status, export, agreement); return its parser."""
     study = subparsers.add_parser("study", help="blinded multi-reader reading studies")
     sub = study.add_subparsers(dest="study_command", required=True)
 
@@ -119,6 +187,19 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", type=Path, required=True, help="export folder")
     e.add_argument("--readers", help="only these readers, comma-separated (default: all)")
     e.set_defaults(run=_guarded(_export))
+
+    a = sub.add_parser(
+        "agreement", help="inter-reader agreement: CSV tables and a self-contained HTML report"
+    )
+    a.add_argument("study_dir", type=Path)
+    a.add_argument("-o", "--output", type=Path, required=True, help="report folder")
+    a.add_argument("--readers", help="only these readers, comma-separated (default: all)")
+    a.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the 95 %% CIs")
+    a.add_argument(
+        "--min-dice", type=float, help="minimum Dice to match two lesions (default 0.1)"
+    )
+    a.add_argument("--seed", type=int, help="bootstrap seed (default: the study seed)")
+    a.set_defaults(run=_guarded(_agreement))
     return study
 
 
