@@ -435,3 +435,16 @@ def test_adjudication_log_without_items_has_a_header(empty_export):
     # with no item at all the log is a header-only CSV
     log = pd.read_csv(empty_export / "adjudication_log.csv")
     assert log.empty and {"case", "item", "status", "rationale"} <= set(log.columns)
+
+
+def test_cli_consensus_exports_or_refuses(exported, queue, tmp_path, capsys):
+    from napari_uspio.study_cli import main as study_main
+
+    out = tmp_path / "cli"
+    assert study_main(["study", "consensus", str(exported.study.folder), "-o", str(out)]) == 0
+    assert "consensus exported to" in capsys.readouterr().out
+    assert (out / "lesions.csv").read_bytes() == (exported.out / "lesions.csv").read_bytes()
+    refused = tmp_path / "refused"
+    assert study_main(["study", "consensus", str(queue.study.folder), "-o", str(refused)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--partial" in err and not refused.exists()

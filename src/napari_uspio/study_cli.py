@@ -77,6 +77,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _consensus(args: argparse.Namespace) -> int:
+    from .core.study.consensus import export_consensus
+
+    written = export_consensus(args.study_dir, args.output, args.adjudicator, partial=args.partial)
+    sys.stdout.write(
+        f"consensus exported to {args.output} ({', '.join(p.name for p in written.values())})\n"
+    )
+    return 0
+
+
 def _agreement(args: argparse.Namespace) -> int:
     from .core.agreement.matching import MIN_DICE
     from .core.agreement.report import format_ci, format_percent, write_report
@@ -158,7 +168,7 @@ def _guarded(run):
 
 
 def add_study_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``study`` and its subcommands (init, status, export, agreement); return its parser."""
+    """Add ``study`` and its subcommands (init ... consensus); return its parser."""
     study = subparsers.add_parser("study", help="blinded multi-reader reading studies")
     sub = study.add_subparsers(dest="study_command", required=True)
 
@@ -200,6 +210,13 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     )
     a.add_argument("--seed", type=int, help="bootstrap seed (default: the study seed)")
     a.set_defaults(run=_guarded(_agreement))
+
+    c = sub.add_parser("consensus", help="the adjudicated consensus: tables, masks, log")
+    c.add_argument("study_dir", type=Path)
+    c.add_argument("-o", "--output", type=Path, required=True, help="export folder")
+    c.add_argument("--adjudicator", help="adjudicator id (default: the study's only one)")
+    c.add_argument("--partial", action="store_true", help="export even with pending items")
+    c.set_defaults(run=_guarded(_consensus))
     return study
 
 
