@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -24,6 +22,7 @@ from qtpy.QtWidgets import (
 from .._napari.adjudication_session import AdjudicationSession
 from ..core.ratings import LABELS, VOCABULARY, RatingError
 from ..core.study.schema import StudyError
+from .common import browse_folder, run_reported
 
 #: Rows of the side-by-side table: the disputed fields and confidence.
 FIELDS = ("gd", "uspio", "qsm_rim", "central_vein", "overlap", "black_hole", "confidence")
@@ -123,18 +122,10 @@ class AdjudicationWidget(QWidget):
 
     # ------------------------------------------------------------ actions
     def _browse(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Study folder")
-        if chosen:
-            self.study.setText(chosen)
+        browse_folder(self, self.study, "Study folder")
 
     def _act(self, action) -> bool:
-        try:
-            action()
-        except (StudyError, RatingError, ValueError, OSError) as exc:
-            self.state.setText(f"Not done: {exc}")
-            show_error(str(exc))
-            return False
-        return True
+        return run_reported(self.state, action, (StudyError, RatingError, ValueError, OSError))[0]
 
     def sign_in(self) -> None:
         """Open the study as adjudicator and list the disputed items."""

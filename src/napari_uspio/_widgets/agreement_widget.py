@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from napari.utils.notifications import show_error
 from qtpy.QtCore import QEventLoop, Qt
 from qtpy.QtWidgets import (
     QApplication,
@@ -35,6 +34,7 @@ from ..core.agreement.report import FIELD_TITLES, format_ci, format_percent, wri
 from ..core.agreement.result import StudyAgreement
 from ..core.study.schema import StudyError
 from ..core.volume import CaseError
+from .common import browse_folder, run_reported
 
 #: Columns of the summary table ("n": lesions or cases, see each cell's tooltip).
 COLUMNS = ("Measure", "Readers", "Estimate [95 % CI]", "Agree", "n")
@@ -258,18 +258,13 @@ class AgreementWidget(QWidget):
 
     # ------------------------------------------------------------ internals
     def _browse(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Study folder")
-        if chosen:
-            self.study.setText(chosen)
+        browse_folder(self, self.study, "Study folder")
 
     def _run(self, action):
-        try:
-            return action()
-        except _ERRORS as exc:
-            self.status.setText(f"Not done: {exc}")
+        ok, value = run_reported(self.status, action, _ERRORS)
+        if not ok:
             self.progress.setFormat("")
-            show_error(str(exc))
-            return None
+        return value
 
     def _busy(self, busy: bool) -> None:
         self.compute_button.setEnabled(not busy)

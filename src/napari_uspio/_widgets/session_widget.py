@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QGroupBox,
     QLabel,
@@ -20,6 +18,7 @@ from qtpy.QtWidgets import (
 from .._napari.reading_session import ReadingSession
 from ..core.study.manifest import init_study
 from ..core.study.schema import StudyError
+from .common import browse_folder, run_reported
 
 #: Reading time is written to the store this often (s); the clock ticks every second.
 TIME_FLUSH_S = 10
@@ -114,18 +113,10 @@ class SessionWidget(QWidget):
         self._run(go)
 
     def _browse(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Study folder")
-        if chosen:
-            self.study.setText(chosen)
+        browse_folder(self, self.study, "Study folder")
 
     def _run(self, action) -> bool:
-        try:
-            action()
-        except (StudyError, ValueError, OSError) as exc:
-            self.state.setText(f"Not done: {exc}")
-            show_error(str(exc))
-            return False
-        return True
+        return run_reported(self.state, action, (StudyError, ValueError, OSError))[0]
 
     def sign_in(self) -> None:
         """Open the study as this reader and show their next case."""
