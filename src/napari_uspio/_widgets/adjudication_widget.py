@@ -38,14 +38,6 @@ NAMES = {
 QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
 
 
-def describe(item) -> str:
-    """What is disputed, with the field names the reader sees."""
-    text = item.describe()
-    for field in sorted(NAMES, key=len, reverse=True):
-        text = text.replace(field, NAMES[field])
-    return text
-
-
 def _shown(field: str, value: str | None) -> str:
     return "—" if value is None else LABELS.get(field, {}).get(value, value)
 
@@ -87,7 +79,6 @@ class AdjudicationWidget(QWidget):
         self.compare = QTableWidget(len(FIELDS), 0)
         self.compare.setVerticalHeaderLabels([NAMES[f] for f in FIELDS])
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.finals: dict[str, QComboBox] = {}
         self.mask_buttons = QHBoxLayout()
         self.no_lesion_button = QPushButton("No lesion")
         self.no_lesion_button.clicked.connect(
@@ -206,7 +197,7 @@ class AdjudicationWidget(QWidget):
         self._rows = session.queue()
         self.queue.setRowCount(len(self._rows))
         for row, (ca, item) in enumerate(self._rows):
-            values = (ca.code, str(item.item), describe(item), ca.status(item))
+            values = (ca.code, str(item.item), item.describe(NAMES), ca.status(item))
             for col, text in enumerate(values):
                 cell = QTableWidgetItem(text)
                 if session.item is not None and session.current is ca and session.item == item:
@@ -235,7 +226,9 @@ class AdjudicationWidget(QWidget):
             self.compare.setColumnCount(0)
             return
         item, ca = session.item, session.current
-        self.item_label.setText(f"<b>Case {ca.code} · item {item.item}</b> · {describe(item)}")
+        self.item_label.setText(
+            f"<b>Case {ca.code} · item {item.item}</b> · {item.describe(NAMES)}"
+        )
         readers = session.reader_ratings()
         letters = list(readers)
         self.compare.setColumnCount(len(letters) + 1)
@@ -256,7 +249,6 @@ class AdjudicationWidget(QWidget):
                 box.addItem(_shown(field, value), value)
             box.setCurrentIndex(max(0, box.findData(getattr(final, field))))
             box.currentIndexChanged.connect(lambda _i, f=field, b=box: self._set_final(f, b))
-            self.finals[field] = box
             self.compare.setCellWidget(row, len(letters), box)
         self.compare.resizeColumnsToContents()
         for letter in letters:

@@ -65,12 +65,12 @@ class Item:
         """Every reader found it and rated it alike: straight to consensus."""
         return not self.detection_disputed and not self.disputed_fields
 
-    def describe(self) -> str:
-        """What is disputed, in words (no reader named)."""
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """What is disputed, in words (no reader named); ``names``: field -> shown name."""
         parts = []
         if self.detection_disputed:
             parts.append(f"detection ({len(self.detected_by)} of {len(self.lesions)} readers)")
-        parts += list(self.disputed_fields)
+        parts += [(names or {}).get(f, f) for f in self.disputed_fields]
         return ", ".join(parts) if parts else "agreed"
 
 

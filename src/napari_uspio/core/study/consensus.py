@@ -261,7 +261,8 @@ def export_consensus(
         done = done_readings(store)
         lesions, summaries, logs, files = [], [], [], []
         for ca in ready:
-            _, cr = case_adjudication(study, store, adjudicator, ca.case_id, done)
+            # the queue kept items and decisions, not the readers' maps (memory): read again
+            cr = case_readings(study, store, ca.case_id, done, load_images=False)
             labels, ratings = _consensus_labels(store, adjudicator, ca, cr)
             case = load_case(study.case_folder(ca.case_id))
             table = lesion_model(case, labels, study.shell_width_mm).table()

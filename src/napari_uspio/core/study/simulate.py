@@ -6,8 +6,8 @@ study store, exactly as a reader in the GUI would (strokes, ratings, done):
 each paints the phantom's truth lesions and types the truth ratings (with
 confidence ``high``), except for the lesions it *misses* and the rating
 *changes* it is given. The result is a study with known answers for the
-agreement statistics, the adjudication queue and the consensus, used by the
-tests, the benchmarks and ``napari-uspio study simulate``.
+agreement statistics, the adjudication queue and the consensus (the tests use
+it; the README's "try it" too).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..measure import read_labels
 from ..phantom import TRUTH_CSV, TRUTH_DIR, make_phantom, phantom_truth
 from .manifest import Study, init_study
 
-__all__ = ["SimulatedReader", "DEMO_READERS", "simulate_study", "truth_rating"]
+__all__ = ["SimulatedReader", "simulate_study", "truth_rating"]
 
 Key = tuple[str, int]  # (case id, truth lesion id)
 _RATED = ("gd", "uspio", "qsm_rim", "central_vein", "overlap")
@@ -48,18 +48,17 @@ class SimulatedReader:
     done: bool = True
 
 
-#: The readers of ``napari-uspio study simulate``: r1 reads the truth; r2 calls the
-#: first ring-like lesion of each case focal; r3 misses lesion 5 of the first case
-#: and reads the QSM rim of lesion 1 absent in every case.
-DEMO_READERS = ("r1", "r2", "r3")
-
-
 def truth_rating(row) -> dict[str, str]:
     """The rating fields of a phantom truth row, confidence ``high``."""
     return {**{f: str(row[f]) for f in _RATED}, "confidence": "high"}
 
 
 def _demo_readers(case_ids: list[str]) -> list[SimulatedReader]:
+    """The default readers r1, r2, r3 and their disagreements.
+
+    r1 reads the truth; r2 calls lesion 1 (ring-like) focal in every case; r3 misses
+    lesion 5 of the first case and reads the QSM rim of lesion 1 absent in every case.
+    """
     return [
         SimulatedReader("r1"),
         SimulatedReader("r2", changes={(c, 1): {"uspio": "focal"} for c in case_ids}),
@@ -85,7 +84,7 @@ def simulate_study(
 ) -> Study:
     """Write ``n_cases`` phantoms into ``cases_dir``, a study into ``study_dir``, and read it.
 
-    ``readers`` default: the demo readers (see :data:`DEMO_READERS`). Phantom
+    ``readers`` default: r1, r2, r3 with the disagreements of ``_demo_readers``. Phantom
     ``k`` (1-based) has seed ``k`` and folder ``sub-{k:02d}``. Returns the study.
     """
     cases_dir = Path(cases_dir)
