@@ -13,16 +13,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ui_strings
 from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QEvent, Qt
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
-    QAbstractButton,
     QApplication,
     QComboBox,
-    QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QWidget,
@@ -138,45 +135,6 @@ def _reader_mask(widget, reader: str, lesion: int, shape) -> np.ndarray:
     return labels == lesion
 
 
-def _ui_strings(viewer, dock_widget, first_note: int = 0) -> list[str]:
-    """Every string the viewer's window shows: titles, texts, tooltips, tables (cells and
-    headers), combos, status bar, and the notifications of this test
-    (from tests/test_session_widget.py, with table vertical headers and text edits)."""
-    out = [viewer.title, str(viewer.status), *(layer.name for layer in viewer.layers)]
-    window = dock_widget.window()
-    popups = [w for w in QApplication.topLevelWidgets() if w.parent() is window]
-    for top in [window, *popups]:
-        for w in [top, *top.findChildren(QWidget)]:
-            out += [w.windowTitle(), w.toolTip(), w.statusTip(), w.whatsThis()]
-            if isinstance(w, QLabel | QAbstractButton):
-                out.append(w.text())
-            if isinstance(w, QLineEdit):
-                out += [w.text(), w.placeholderText()]
-            if isinstance(w, QPlainTextEdit):
-                out += [w.toPlainText(), w.placeholderText()]
-            if isinstance(w, QComboBox):
-                out += [w.itemText(i) for i in range(w.count())]
-            if isinstance(w, QTableWidget):
-                out += [
-                    w.item(r, c).text()
-                    for r in range(w.rowCount())
-                    for c in range(w.columnCount())
-                    if w.item(r, c)
-                ]
-                out += [
-                    w.horizontalHeaderItem(c).text()
-                    for c in range(w.columnCount())
-                    if w.horizontalHeaderItem(c)
-                ]
-                out += [
-                    w.verticalHeaderItem(r).text()
-                    for r in range(w.rowCount())
-                    if w.verticalHeaderItem(r)
-                ]
-    out += [str(n.message) for n in notification_manager.records[first_note:]]
-    return out
-
-
 def _leaks(strings: list[str], study_dir) -> list[tuple[str, str]]:
     """(what leaked, where) for reader ids as whole tokens, case ids, the cases folder."""
     cases = study_dir.parent / "cases"
@@ -266,7 +224,7 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     _type_rationale(qtbot, widget, rationale1)
     qtbot.wait(50)  # let the window lay out the dock before the picture
     viewer.window._qt_window.grab().save("/tmp/adjudication_flow.png")
-    strings = _ui_strings(viewer, widget, first_note)  # item 1, after two refusals
+    strings = ui_strings(viewer, widget, first_note)  # item 1, after two refusals
     _click(qtbot, widget, "Resolve item and open the next")
 
     [decided] = store.adjudications(ADJ)
@@ -296,7 +254,7 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     # the reader's rating fills what was unset (confidence here)
     assert _final(widget, "confidence").currentData() == "high"
     assert session.final_rating().complete
-    strings += _ui_strings(viewer, widget, first_note)  # item 5
+    strings += ui_strings(viewer, widget, first_note)  # item 5
     rationale5 = "Small T2 lesion clearly present on FLAIR; a reader missed it."
     _type_rationale(qtbot, widget, rationale5)
     _click(qtbot, widget, "Resolve item and open the next")
@@ -314,7 +272,7 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     _click(qtbot, widget, "No lesion")
     assert not (consensus.data == 1).any()
     assert (consensus.data == 2).any()  # only that item went
-    strings += _ui_strings(viewer, widget, first_note)  # the second case's item 1
+    strings += ui_strings(viewer, widget, first_note)  # the second case's item 1
     rationale_last = "Mimic: a vessel, not a lesion, on SWI."
     _type_rationale(qtbot, widget, rationale_last)
     _click(qtbot, widget, "Resolve item and open the next")

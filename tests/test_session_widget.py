@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import ui_strings
 from napari.utils.notifications import notification_manager
-from qtpy.QtWidgets import (
-    QAbstractButton,
-    QApplication,
-    QComboBox,
-    QLabel,
-    QLineEdit,
-    QTableWidget,
-    QWidget,
-)
 
 from napari_uspio import make_phantom
 from napari_uspio._napari.session import binding_for
@@ -30,37 +22,6 @@ def study_dir(tmp_path_factory):
         make_phantom(root / "cases" / name, seed=seed, shape_xyz=(96, 96, 20))
     init_study(root / "study", root / "cases", list(READERS), seed=11)
     return root / "study"
-
-
-def _ui_strings(viewer, dock_widget, first_note: int = 0) -> list[str]:
-    """Every string the viewer's window shows: titles, texts, tooltips, tables, combos,
-    status bar, and the notifications of this test."""
-    out = [viewer.title, str(viewer.status), *(layer.name for layer in viewer.layers)]
-    window = dock_widget.window()  # the viewer's main window, through Qt's public API
-    popups = [w for w in QApplication.topLevelWidgets() if w.parent() is window]
-    for top in [window, *popups]:
-        for w in [top, *top.findChildren(QWidget)]:
-            out += [w.windowTitle(), w.toolTip(), w.statusTip(), w.whatsThis()]
-            if isinstance(w, QLabel | QAbstractButton):
-                out.append(w.text())
-            if isinstance(w, QLineEdit):
-                out += [w.text(), w.placeholderText()]
-            if isinstance(w, QComboBox):
-                out += [w.itemText(i) for i in range(w.count())]
-            if isinstance(w, QTableWidget):
-                out += [
-                    w.item(r, c).text()
-                    for r in range(w.rowCount())
-                    for c in range(w.columnCount())
-                    if w.item(r, c)
-                ]
-                out += [
-                    w.horizontalHeaderItem(c).text()
-                    for c in range(w.columnCount())
-                    if w.horizontalHeaderItem(c)
-                ]
-    out += [str(n.message) for n in notification_manager.records[first_note:]]
-    return out
 
 
 def _sign_in(make_napari_viewer, study_dir, reader):
@@ -117,7 +78,7 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, s
     # nothing identifying anywhere in either viewer's UI
     leaks = [str(study_dir.parent / "cases"), "sub-", "ses-", "phantom", *CASES, *READERS[1:]]
     leaks += [p.name for p in (study_dir.parent / "cases" / CASES[0]).glob("*.nii.gz")]
-    strings = _ui_strings(viewer, widget, first_note) + _ui_strings(viewer2, widget2, first_note)
+    strings = ui_strings(viewer, widget, first_note) + ui_strings(viewer2, widget2, first_note)
     assert any(first.code in text for text in strings)  # the scan does see the UI
     for text in strings:
         for leak in leaks:
