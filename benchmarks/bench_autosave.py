@@ -16,17 +16,17 @@ import napari.layers
 import numpy as np
 
 from napari_uspio._napari.binding import LabelsBinding
-from napari_uspio.core.autosave import Autosave
 from napari_uspio.core.lesions import LesionModel
+from napari_uspio.core.study.autosave import Autosave
 from napari_uspio.core.study.order import OrderEntry
-from napari_uspio.core.study.store import StudyStore
+from napari_uspio.core.study.sqlite import SQLiteStore
 
 SHAPE = (300, 512, 512)
 STROKES = 150
 
 
-def strokes_ms(with_autosave: bool, folder: Path) -> tuple[np.ndarray, StudyStore, Autosave]:
-    store = StudyStore(folder / "study.sqlite", create=True)
+def strokes_ms(with_autosave: bool, folder: Path) -> tuple[np.ndarray, SQLiteStore, Autosave]:
+    store = SQLiteStore(folder / "study.sqlite", create=True)
     store.add_reader("r1", "reader", [OrderEntry("case", "C-1", False)])
     labels = np.zeros(SHAPE, np.uint16)
     model = LesionModel(labels, {}, np.eye(4))
@@ -61,7 +61,7 @@ def main() -> None:
         store.labels("r1", "C-1", SHAPE, np.uint16)
         open_s = time.perf_counter() - start
     print(f"volume {SHAPE}, {STROKES} strokes of 4 dabs (ms, whole stroke incl. napari's paint)")
-    print(f"| | median | p95 |\n|---|---|---|")
+    print("| | median | p95 |\n|---|---|---|")
     print(f"| without autosave | {np.median(plain):.2f} | {np.percentile(plain, 95):.2f} |")
     print(f"| with autosave | {np.median(saved):.2f} | {np.percentile(saved, 95):.2f} |")
     print(

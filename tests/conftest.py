@@ -1,26 +1,10 @@
-"""Shared fixtures: NIfTI writers and a phantom case made once per session."""
+"""Shared fixtures: costly data (phantoms, simulated studies) built once per session."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
 import pytest
-
-
-def write_nifti(path: Path, data, affine=None, nifti2=False, endian="<", **header) -> Path:
-    """Write ``data`` (file axis order) with ``affine`` to ``path``; return it."""
-    affine = np.eye(4) if affine is None else affine
-    cls = nib.Nifti2Image if nifti2 else nib.Nifti1Image
-    hdr = (nib.Nifti2Header if nifti2 else nib.Nifti1Header)(endianness=endian)
-    data = np.asarray(data)
-    hdr.set_data_dtype(data.dtype)
-    img = cls(data, affine, header=hdr)
-    for key, value in header.items():
-        img.header[key] = value
-    nib.save(img, path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -36,72 +20,3 @@ def phantom_case(phantom_dir):
     from napari_uspio import load_case
 
     return load_case(phantom_dir)
-
-
-def ratings_from_truth(truth):
-    """A scripted reader: the phantom's truth table (index ``lesion``) typed as ratings."""
-    from napari_uspio.core.ratings import Ratings
-
-    ratings = Ratings()
-    for lesion_id, row in truth.iterrows():
-        ratings.set(
-            int(lesion_id),
-            gd=row.gd,
-            uspio=row.uspio,
-            qsm_rim=row.qsm_rim,
-            central_vein=row.central_vein,
-            overlap=row.overlap,
-            confidence="high",
-        )
-    return ratings
-
-
-def ui_strings(viewer, dock_widget, first_note: int = 0) -> list[str]:
-    """Every string the viewer's window shows: titles, texts, tooltips, tables (cells and
-    headers), combos, text edits, status bar, and the notifications since ``first_note``
-    (the blinding scans of the session and adjudication tests)."""
-    from napari.utils.notifications import notification_manager
-    from qtpy.QtWidgets import (
-        QAbstractButton,
-        QApplication,
-        QComboBox,
-        QLabel,
-        QLineEdit,
-        QPlainTextEdit,
-        QTableWidget,
-        QWidget,
-    )
-
-    out = [viewer.title, str(viewer.status), *(layer.name for layer in viewer.layers)]
-    window = dock_widget.window()
-    popups = [w for w in QApplication.topLevelWidgets() if w.parent() is window]
-    for top in [window, *popups]:
-        for w in [top, *top.findChildren(QWidget)]:
-            out += [w.windowTitle(), w.toolTip(), w.statusTip(), w.whatsThis()]
-            if isinstance(w, QLabel | QAbstractButton):
-                out.append(w.text())
-            if isinstance(w, QLineEdit):
-                out += [w.text(), w.placeholderText()]
-            if isinstance(w, QPlainTextEdit):
-                out += [w.toPlainText(), w.placeholderText()]
-            if isinstance(w, QComboBox):
-                out += [w.itemText(i) for i in range(w.count())]
-            if isinstance(w, QTableWidget):
-                out += [
-                    w.item(r, c).text()
-                    for r in range(w.rowCount())
-                    for c in range(w.columnCount())
-                    if w.item(r, c)
-                ]
-                out += [
-                    w.horizontalHeaderItem(c).text()
-                    for c in range(w.columnCount())
-                    if w.horizontalHeaderItem(c)
-                ]
-                out += [
-                    w.verticalHeaderItem(r).text()
-                    for r in range(w.rowCount())
-                    if w.verticalHeaderItem(r)
-                ]
-    out += [str(n.message) for n in notification_manager.records[first_note:]]
-    return out

@@ -20,10 +20,13 @@ _API = {
     "load_case": "core.case",
     "CaseError": "core.volume",
     "Grid": "core.volume",
+    "ImageVolume": "core.volume",
+    "LabelMap": "core.volume",
     "Volume": "core.volume",
-    "make_phantom": "core.phantom",
-    "phantom_truth": "core.phantom",
+    "make_phantom": "phantom",
+    "phantom_truth": "phantom",
     "LesionModel": "core.lesions",
+    "lesion_model": "core.lesions",
 }
 __all__ = ["__version__", *_API]
 

@@ -18,7 +18,7 @@ def open_demo_viewer():
     import napari
 
     from ._napari.io import sample_case_dir
-    from .core.volume import read_volume
+    from .core.volume import LabelMap
 
     viewer = napari.Viewer(title="napari-uspio demo")
     viewer.window.resize(1600, 1000)
@@ -31,7 +31,7 @@ def open_demo_viewer():
     viewer.reset_view()
     truth = sample_case_dir() / "truth" / "lesions_truth.nii.gz"
     if truth.exists():
-        viewer.layers["lesions"].data = read_volume(truth, "lesions")[0].data
+        viewer.layers["lesions"].data = LabelMap.from_file(truth, "lesions").data
     lesions_widget.select_lesion(int(lesions_widget.binding.model.table().index[0]))
     lesions_widget.shell_check.setChecked(True)
     lesions_dock.raise_()  # the Lesions tab in front; Case and Ratings are beside it

@@ -7,7 +7,7 @@ opens its case under the adjudicator's code, with the consensus label map
 and one outline layer per reader (``Reader A``, ``Reader B``, ...). The
 adjudicator sets the final mask (paint, or take one reader's mask, or no
 lesion), the final ratings and a written rationale; see
-:mod:`napari_uspio.core.study.consensus`.
+:mod:`napari_uspio.core.adjudication`.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
 
-from ..core.agreement.adjudication import Item, item_values
-from ..core.agreement.readings import CaseReadings, done_readings
-from ..core.ratings import Rating, RatingError
-from ..core.study.consensus import (
+from ..core.adjudication.consensus import export_consensus
+from ..core.adjudication.items import Item, item_values
+from ..core.adjudication.queue import (
     CaseAdjudication,
     adjudication_queue,
     case_adjudication,
-    export_consensus,
     open_consensus,
 )
-from ..core.study.schema import StudyError
+from ..core.agreement.readings import CaseReadings, done_readings
+from ..core.ratings import Rating, RatingError
+from ..core.study.records import StudyError
 from .reading_session import ReadingSession
 from .viewer import show_lesion
 

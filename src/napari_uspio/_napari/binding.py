@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from psygnal import Signal
 
-from napari_uspio.core.lesion_geometry import Box
-from napari_uspio.core.lesions import LesionModel
-from napari_uspio.core.ratings import Ratings
+from ..core.lesions import LesionModel
+from ..core.lesions.geometry import Box
+from ..core.ratings import Ratings
 
 __all__ = ["LabelsBinding", "delete_lesion", "merge_lesions"]
 

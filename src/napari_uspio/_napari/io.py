@@ -11,8 +11,7 @@ import numpy as np
 
 from ..core.case import find_case_files, load_case
 from ..core.roles import MASK_ROLES, role_from_filename, strip_nifti_suffix
-from ..core.volume import CaseError, Grid, read_volume
-from ..core.writers import save_label_map
+from ..core.volume import CaseError, Grid, LabelMap, Volume
 from .layers import LayerData, case_layers, placement
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,8 @@ def read_nifti_file(path: str | list[str]) -> list[LayerData]:
     """One NIfTI file as a correctly placed image (or labels, for masks) layer."""
     path = Path(path[0] if isinstance(path, list) else path)
     role = role_from_filename(path.name)
-    volume, warnings = read_volume(path, role or "image")
-    for text in warnings:
+    volume = Volume.from_file(path, role or "image")
+    for text in volume.warnings:
         log.warning(text)
     name = role or strip_nifti_suffix(path.name)
     meta = {"role": role, "grid": volume.grid}
@@ -59,7 +58,7 @@ def write_labels(path: str, data: Any, attributes: dict) -> list[str]:
     data = np.asarray(data)
     if not isinstance(grid, Grid):
         grid = _grid_from_placement(attributes, data.shape)
-    save_label_map(path, data, grid)
+    LabelMap("lesions", data, grid).to_file(path)
     return [path]
 
 
@@ -75,7 +74,7 @@ def _grid_from_placement(attributes: dict, shape: tuple[int, ...]) -> Grid:
 
 def sample_case_dir() -> Path:
     """Folder of the bundled sample case, generated once into the user cache."""
-    from ..core.phantom import make_phantom
+    from ..phantom import make_phantom
 
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "napari-uspio"
     folder = root / f"sample-seed{SAMPLE_SEED:03d}"

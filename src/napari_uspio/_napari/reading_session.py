@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 from napari.layers import Layer
 
-from ..core.autosave import Autosave
 from ..core.case import load_case
 from ..core.ratings import Ratings
 from ..core.roles import DERIVED
+from ..core.study.autosave import Autosave
 from ..core.study.manifest import load_study
 from ..core.study.order import OrderEntry
+from .bindings import bind
 from .layers import case_layers
-from .session import bind
 from .viewer import set_radiological_view
 
 LABEL_DTYPE = np.uint16

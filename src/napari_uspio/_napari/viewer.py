@@ -6,8 +6,8 @@ from napari.layers import Layer
 from napari.utils.notifications import show_warning
 
 from ..core.case import Case
+from .bindings import ensure_bound
 from .layers import case_layers
-from .session import ensure_bound
 
 #: Radiological convention: anterior up, the patient's right on the screen's left.
 RADIOLOGICAL_2D = ("up", "left")

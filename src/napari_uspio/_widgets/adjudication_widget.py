@@ -20,26 +20,20 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.adjudication_session import AdjudicationSession
-from ..core.ratings import LABELS, VOCABULARY, RatingError
-from ..core.study.schema import StudyError
+from ..core import fields as spec
+from ..core.ratings import RatingError
+from ..core.study.records import StudyError
 from .common import browse_folder, run_reported
 
-#: Rows of the side-by-side table: the disputed fields and confidence.
-FIELDS = ("gd", "uspio", "qsm_rim", "central_vein", "overlap", "black_hole", "confidence")
-NAMES = {
-    "gd": "Gd",
-    "uspio": "USPIO",
-    "qsm_rim": "QSM rim",
-    "central_vein": "Central vein",
-    "overlap": "Overlap",
-    "black_hole": "Black hole",
-    "confidence": "Confidence",
-}
 QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
 
 
 def _shown(field: str, value: str | None) -> str:
-    return "—" if value is None else LABELS.get(field, {}).get(value, value)
+    return "—" if value is None else spec.RATINGS[field].label(value)
+
+
+def _short_names() -> dict[str, str]:
+    return {f.name: f.short for f in spec.RATINGS}
 
 
 class AdjudicationWidget(QWidget):
@@ -76,8 +70,10 @@ class AdjudicationWidget(QWidget):
         self.open_button = QPushButton("Open item")
         self.open_button.clicked.connect(lambda: self.open_row(self.queue.currentRow()))
         self.item_label = QLabel("")
-        self.compare = QTableWidget(len(FIELDS), 0)
-        self.compare.setVerticalHeaderLabels([NAMES[f] for f in FIELDS])
+        #: Rows of the side-by-side table: every rating field.
+        self.fields = spec.RATINGS.names
+        self.compare = QTableWidget(len(self.fields), 0)
+        self.compare.setVerticalHeaderLabels([spec.RATINGS[f].short for f in self.fields])
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.mask_buttons = QHBoxLayout()
         self.no_lesion_button = QPushButton("No lesion")
@@ -197,7 +193,7 @@ class AdjudicationWidget(QWidget):
         self._rows = session.queue()
         self.queue.setRowCount(len(self._rows))
         for row, (ca, item) in enumerate(self._rows):
-            values = (ca.code, str(item.item), item.describe(NAMES), ca.status(item))
+            values = (ca.code, str(item.item), item.describe(_short_names()), ca.status(item))
             for col, text in enumerate(values):
                 cell = QTableWidgetItem(text)
                 if session.item is not None and session.current is ca and session.item == item:
@@ -227,14 +223,14 @@ class AdjudicationWidget(QWidget):
             return
         item, ca = session.item, session.current
         self.item_label.setText(
-            f"<b>Case {ca.code} · item {item.item}</b> · {item.describe(NAMES)}"
+            f"<b>Case {ca.code} · item {item.item}</b> · {item.describe(_short_names())}"
         )
         readers = session.reader_ratings()
         letters = list(readers)
         self.compare.setColumnCount(len(letters) + 1)
         self.compare.setHorizontalHeaderLabels([f"Reader {x}" for x in letters] + ["Final"])
         final = session.final_rating()
-        for row, field in enumerate(FIELDS):
+        for row, field in enumerate(self.fields):
             values = {_shown(field, r and getattr(r, field)) for r in readers.values() if r}
             for col, letter in enumerate(letters):
                 rating = readers[letter]
@@ -245,7 +241,7 @@ class AdjudicationWidget(QWidget):
                 self.compare.setItem(row, col, cell)
             box = QComboBox()
             box.addItem("—", None)
-            for value in VOCABULARY[field]:
+            for value in spec.RATINGS[field].values:
                 box.addItem(_shown(field, value), value)
             box.setCurrentIndex(max(0, box.findData(getattr(final, field))))
             box.currentIndexChanged.connect(lambda _i, f=field, b=box: self._set_final(f, b))

@@ -30,23 +30,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.agreement.report import FIELD_TITLES, format_ci, format_percent, write_report
+from ..core import fields as spec
+from ..core.agreement.report import field_title, format_ci, format_percent, write_report
 from ..core.agreement.result import StudyAgreement
-from ..core.study.schema import StudyError
+from ..core.study.records import StudyError
 from ..core.volume import CaseError
 from .common import browse_folder, run_reported
 
 #: Columns of the summary table ("n": lesions or cases, see each cell's tooltip).
 COLUMNS = ("Measure", "Readers", "Estimate [95 % CI]", "Agree", "n")
-#: Short field names for a narrow dock.
-SHORT = {
-    "gd": "Gd",
-    "uspio": "USPIO pattern",
-    "qsm_rim": "QSM rim",
-    "central_vein": "Central vein",
-    "overlap": "Overlap",
-    "lesion_class": "Lesion class",
-}
 _ERRORS = (StudyError, CaseError, ValueError, OSError)
 
 
@@ -79,12 +71,12 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
         for r in part.itertuples(index=False):
             rows.append(
                 SummaryRow(
-                    f"{SHORT.get(name, name)} κ",
+                    f"{spec.derived_or_rating(name).short} κ",
                     r.readers,
                     format_ci(r.kappa, r.low, r.high),
                     format_percent(r.percent_agreement),
                     str(int(r.n)),
-                    f"{FIELD_TITLES.get(name, name)}: "
+                    f"{field_title(name)}: "
                     + _kappa_tip(r.statistic, r.n, "lesions found and rated by these readers"),
                 )
             )
@@ -112,7 +104,7 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
         else:
             tip = f"{r.reader}: first vs repeated reading, Cohen's kappa on {int(r.n)} lesions"
             agree_text = format_percent(r.percent_agreement)
-            measure = f"Intra {SHORT.get(r.field, r.field)} κ"
+            measure = f"Intra {spec.derived_or_rating(r.field).short} κ"
             rows.append(SummaryRow(measure, r.reader, ci, agree_text, str(int(r.n)), tip))
     return rows
 

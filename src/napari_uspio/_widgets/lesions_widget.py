@@ -25,36 +25,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._napari.session import bind, binding_for, case_of
+from .._napari.bindings import bind, binding_for, case_of
 from .._napari.viewer import show_lesion
-from ..core.measure import DEFAULT_SHELL_WIDTH_MM
-from ..core.ratings import RATING_COLUMNS
+from ..core import fields as spec
+from ..core.lesions import DEFAULT_SHELL_WIDTH_MM
+from ..core.ratings import rating_columns
 
 #: Table refreshes are coalesced to one per this many ms (the model itself never lags).
 REFRESH_MS = 80
 SHELL_LAYER = "nawm_shell"
 #: The shell overlay: yellow, whatever colours the lesions have.
 SHELL_COLORS = {None: "transparent", 0: "transparent", 1: "yellow"}
-
-#: How the selected lesion's numbers are shown: column -> (label, format).
-SUMMARY = {
-    "volume_mm3": ("volume", "{:.0f} mm³"),
-    "mtr_mean": ("MTR", "{:.3f}"),
-    "qsm_rel_ppb": ("QSM vs NAWM", "{:+.1f} ppb"),
-    "qsm_rim_ppb": ("QSM edge − core", "{:+.1f} ppb"),
-    "uspio_enh_pct": ("USPIO enh.", "{:+.0f} %"),
-    "gd_enh_pct": ("Gd enh.", "{:+.0f} %"),
-    "dr2star_mean": ("ΔR2*", "{:+.1f} s⁻¹"),
-}
-
-
-def _decimals(column: str) -> int:
-    """Decimals shown for a column: by its unit."""
-    if column.startswith("mtr"):
-        return 3
-    if column in ("lesion", "voxels", "volume_mm3") or column.endswith("_pct"):
-        return 0
-    return 1
 
 
 class _Item(QTableWidgetItem):
@@ -81,15 +62,16 @@ class _TextItem(QTableWidgetItem):
 
 
 def _cell(value, column: str) -> QTableWidgetItem:
-    if column in RATING_COLUMNS:
+    if column in rating_columns():
         return _TextItem("yes" if value is True else "" if value is False else value)
-    return _Item(value, _decimals(column))
+    return _Item(value, spec.column(column).decimals or 0)
 
 
 def _shown_columns(table) -> list[str]:
     """Class first (the table is narrow), then the measures, then the other ratings."""
-    measures = [c for c in table.columns if c not in RATING_COLUMNS]
-    ratings = [c for c in table.columns if c in RATING_COLUMNS and c != "lesion_class"]
+    names = rating_columns()
+    measures = [c for c in table.columns if c not in names]
+    ratings = [c for c in table.columns if c in names and c != "lesion_class"]
     return ["lesion_class", *measures, *ratings] if "lesion_class" in table else measures
 
 
@@ -286,10 +268,11 @@ class LesionsWidget(QWidget):
             return
         row = table.loc[lesion_id]
         lesion_class = row["lesion_class"] or "unrated"
+        summarised = [c for c in spec.COLUMNS.values() if c.label and c.name in row.index]
         parts = [
-            f"{label} <b>{fmt.format(row[col])}</b>"
-            for col, (label, fmt) in SUMMARY.items()
-            if col in row.index and not math.isnan(row[col])
+            f"{c.label} <b>{c.format(row[c.name])}</b>"
+            for c in summarised
+            if not math.isnan(row[c.name])
         ]
         self.summary.setText(
             f"<span style='font-size:15pt'><b>Lesion {lesion_id}</b></span> · {lesion_class}"

@@ -16,32 +16,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._napari.session import binding_for
+from .._napari.bindings import binding_for
 from .._napari.viewer import show_lesion
-from ..core.ratings import LABELS, RatingError
+from ..core import fields as spec
+from ..core.ratings import RatingError
 from .reading_box import ReadingBox
 
-#: field -> (title, [(value, key), ...]); the keys work while the widget has focus.
-FIELDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "gd": ("Gd enhancement", [("none", "Q"), ("nodular", "W"), ("shell", "E")]),
-    "uspio": (
-        "USPIO enhancement",
-        [("none", "A"), ("ring", "S"), ("focal", "D"), ("iso", "F")],
-    ),
-    "qsm_rim": ("QSM rim", [("present", "R"), ("absent", "T")]),
-    "central_vein": ("Central vein", [("present", "V"), ("absent", "B")]),
-    "overlap": (
-        "USPIO-Gd overlap",
-        [("<20%", "1"), ("20-80%", "2"), (">80%", "3"), ("n/a", "0")],
-    ),
-    "black_hole": ("T1 black hole", [("yes", "H"), ("no", "J"), ("n/a", "K")]),
-    "confidence": ("Confidence", [("low", "Z"), ("medium", "X"), ("high", "C")]),
-}
 NEXT_KEY, PREVIOUS_KEY, COMMENT_KEY = "N", "P", "/"
 
 
 class RatingsWidget(QWidget):
     """Rate the selected lesion: every choice has a key, shown on its button.
+
+    Fields, labels and keys are those of :data:`napari_uspio.core.fields.RATINGS`.
 
     Clicking a checked choice again (or pressing its key) clears it: unrated is
     a state of its own, distinct from "none".
@@ -61,20 +48,23 @@ class RatingsWidget(QWidget):
         self.buttons: dict[str, dict[str, QPushButton]] = {}
         self._keys: dict[str, object] = {}
         grid = QGridLayout()
-        for row, (field, (title, choices)) in enumerate(FIELDS.items()):
-            grid.addWidget(QLabel(title), row, 0)
+        for row, field in enumerate(spec.RATINGS):
+            title = QLabel(field.title)
+            title.setToolTip(field.description)
+            grid.addWidget(title, row, 0)
             group = QButtonGroup(self)
             group.setExclusive(False)
-            self.buttons[field] = {}
-            for col, (value, key) in enumerate(choices, start=1):
-                button = QPushButton(f"{LABELS.get(field, {}).get(value, value)}  [{key}]")
+            self.buttons[field.name] = {}
+            for col, choice in enumerate(field.choices, start=1):
+                button = QPushButton(f"{choice.shown}  [{choice.key}]")
                 button.setCheckable(True)
                 button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-                button.clicked.connect(lambda _=False, f=field, v=value: self.choose(f, v))
+                choose = lambda _=False, f=field.name, v=choice.value: self.choose(f, v)  # noqa: E731
+                button.clicked.connect(choose)
                 group.addButton(button)
                 grid.addWidget(button, row, col)
-                self.buttons[field][value] = button
-                self._keys[key] = lambda f=field, v=value: self.choose(f, v)
+                self.buttons[field.name][choice.value] = button
+                self._keys[choice.key] = choose
         self.comment = QLineEdit()
         self.comment.setPlaceholderText(f"comment [{COMMENT_KEY}], Enter to save")
         self.comment.returnPressed.connect(self._save_comment)

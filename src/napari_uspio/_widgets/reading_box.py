@@ -9,7 +9,7 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QLabel, QLineEdit, QPushButton
 
-from .._napari.session import case_of
+from .._napari.bindings import case_of
 from ..core.export import export_reading, load_reading
 from ..core.ratings import RatingError
 from ..core.volume import CaseError
@@ -72,7 +72,7 @@ class ReadingBox(QGroupBox):
         binding, case, reader, folder, code = target
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            paths = export_reading(
+            written = export_reading(
                 folder,
                 case,
                 binding.model.labels,
@@ -86,7 +86,7 @@ class ReadingBox(QGroupBox):
         except (OSError, ValueError) as exc:
             self._say(f"Not exported: {exc}", error=True)
             return
-        self._say(f"Exported {len(binding.model.ids)} lesions to {paths['lesions'].parent}.")
+        self._say(f"Exported {len(binding.model.ids)} lesions to {written.paths['lesions'].parent}.")
 
     def reopen(self) -> None:
         """Load a saved label map and ratings into the bound layer, to continue."""

@@ -17,7 +17,7 @@ from qtpy.QtWidgets import (
 
 from .._napari.reading_session import ReadingSession
 from ..core.study.manifest import init_study
-from ..core.study.schema import StudyError
+from ..core.study.records import StudyError
 from .common import browse_folder, run_reported
 
 #: Reading time is written to the store this often (s); the clock ticks every second.

@@ -25,7 +25,7 @@ from .roles import (
     role_from_filename,
     strip_nifti_suffix,
 )
-from .volume import CaseError, Grid, Volume, read_volume
+from .volume import CaseError, Grid, ImageVolume, LabelMap, Volume
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Case:
         if name not in self.derived_available:
             raise KeyError(f"{name!r}: not in this case (roles: {', '.join(self.roles)})")
         if name not in self._derived:
-            self._derived[name] = Volume(name, self._compute(name), self.grid, None)
+            self._derived[name] = ImageVolume(name, self._compute(name), self.grid)
         return self._derived[name]
 
     def _compute(self, name: str) -> np.ndarray:
@@ -105,6 +105,25 @@ class Case:
     def wm_mask(self) -> np.ndarray | None:
         """The white-matter mask as bool, or None."""
         return self["wm_mask"] > 0 if "wm_mask" in self.volumes else None
+
+    def read_labels(self, path: str | Path) -> LabelMap:
+        """Read a label map and check it lies on this case's grid (the error names both)."""
+        labels = LabelMap.from_file(path, "lesions")
+        diffs = self.grid.mismatch(labels.grid)
+        if diffs:
+            z, y, x = self.grid.shape
+            sz, sy, sx = self.grid.spacing_mm
+            raise CaseError(
+                f"{path}: label map is not on the case grid ({', '.join(diffs)}); the case grid "
+                f"is {x} x {y} x {z} voxels of {sx:g} x {sy:g} x {sz:g} mm "
+                f"({self.folder or 'given files'}). Fix: resample the label map to the case grid "
+                "(nearest neighbour) or paint it on this case."
+            )
+        return labels
+
+    def label_map(self, data: np.ndarray) -> LabelMap:
+        """A label map of ``data`` on this case's grid (for writing it with ``to_file``)."""
+        return LabelMap("lesions", np.asarray(data), self.grid)
 
 
 def mtr_from_mt(m0: np.ndarray, mmt: np.ndarray) -> np.ndarray:
@@ -141,8 +160,8 @@ def load_case(source: str | Path | Mapping[str, str | Path]) -> Case:
     volumes: dict[str, Volume] = {}
     warnings: list[str] = []
     for role in (r for r in ROLES if r in files):
-        volumes[role], found = read_volume(files[role], role)
-        warnings.extend(found)
+        volumes[role] = Volume.from_file(files[role], role)
+        warnings.extend(volumes[role].warnings)
     grid = check_grids(volumes)
     case = Case(volumes, grid, folder, warnings)
     if "m0" in volumes and "mtr" not in volumes:
@@ -207,6 +226,11 @@ def _read_manifest(folder: Path) -> dict[str, Path]:
             f"Fix: use one of {', '.join(ROLES)}."
         )
     return {role: folder / name for role, name in roles.items()}
+
+
+def case_grid(folder: str | Path) -> Grid:
+    """The grid of a case folder from one file's header (no image data is read)."""
+    return Grid.from_file(next(iter(find_case_files(Path(folder)).values())))
 
 
 def check_grids(volumes: Mapping[str, Volume]) -> Grid:

@@ -47,7 +47,12 @@ class Grid:
     header: nib.Nifti1Header | None = field(default=None, repr=False)
 
     @classmethod
-    def from_affine(cls, file_affine: np.ndarray, file_shape: tuple[int, ...]) -> Grid:
+    def from_affine(
+        cls,
+        file_affine: np.ndarray,
+        file_shape: tuple[int, ...],
+        header: nib.Nifti1Header | None = None,
+    ) -> Grid:
         """Grid for an array of ``file_shape`` with voxel-to-RAS ``file_affine``."""
         file_affine = np.asarray(file_affine, dtype=float)
         ornt = io_orientation(file_affine)
@@ -58,7 +63,14 @@ class Grid:
             index_to_world=canonical @ _ZYX,
             file_affine=file_affine,
             file_shape=tuple(int(n) for n in file_shape[:3]),
+            header=header,
         )
+
+    @classmethod
+    def from_file(cls, path) -> Grid:
+        """The grid of a NIfTI file from its header alone (no image data is read)."""
+        img = nib.load(path)
+        return cls.from_affine(img.affine, img.shape[:3], header=img.header)
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .ratings import FIELDS, GD_POSITIVE, USPIO_POSITIVE, _complete, _value, lesion_class
+from . import fields as spec
+from .ratings import cell_value, complete, lesion_class
 
 
 def patient_group(ratings_table: pd.DataFrame) -> str | None:
@@ -16,13 +17,13 @@ def patient_group(ratings_table: pd.DataFrame) -> str | None:
     one is rated USPIO+). GEL: every lesion rated USPIO none and at least one
     Gd+. NEL: every lesion rated none for both agents, or no lesion at all.
     """
-    gd = [_value(v) for v in ratings_table["gd"]]
-    uspio = [_value(v) for v in ratings_table["uspio"]]
-    if any(u in USPIO_POSITIVE for u in uspio):
+    gd = [cell_value(v) for v in ratings_table["gd"]]
+    uspio = [cell_value(v) for v in ratings_table["uspio"]]
+    if any(u in spec.RATINGS["uspio"].positive for u in uspio):
         return "UEL"
     if any(u is None for u in uspio):
         return None
-    if any(g in GD_POSITIVE for g in gd):
+    if any(g in spec.RATINGS["gd"].positive for g in gd):
         return "GEL"
     if any(g is None for g in gd):
         return None
@@ -61,10 +62,10 @@ def patient_summary(table: pd.DataFrame, nawm_mtr: float) -> dict[str, object]:
     lesions count in none), lesion_load_cm3 (sum of volume_mm3 / 1000; 0 with
     no lesion) and nawm_mtr (as given).
     """
-    cells = {name: [_value(v) for v in table[name]] for name in FIELDS if name != "comment"}
+    cells = {name: [cell_value(v) for v in table[name]] for name in spec.RATINGS.names}
     n = len(table)
     classes = [lesion_class(g, u) for g, u in zip(cells["gd"], cells["uspio"], strict=True)]
-    rated = [_complete({k: cells[k][i] for k in cells}) for i in range(n)]
+    rated = [complete({k: cells[k][i] for k in cells}) for i in range(n)]
     out: dict[str, object] = {"group": patient_group(table), "n_lesions": n}
     out["n_rated"] = int(sum(rated))
     out |= {key: classes.count(cls) for key, cls in CLASS_COUNTS.items()}

@@ -2,21 +2,15 @@
 
 Vocabulary
 ----------
-One :class:`Rating` per lesion; every field is ``None`` until rated
-(*unrated*, a state of its own, distinct from the rating ``"none"``):
-
-- gd: ``none`` | ``nodular`` | ``shell``;
-- uspio: ``none`` | ``ring`` (ring-like) | ``focal`` | ``iso`` (return to
-  iso-intensity);
-- qsm_rim, central_vein: ``present`` | ``absent``;
-- overlap of USPIO and Gd enhancement, in % of the lesion volume: ``<20%`` |
-  ``20-80%`` | ``>80%`` (only when both enhance) | ``n/a`` (one does not);
-- black_hole (T1, read at follow-up): ``yes`` | ``no`` | ``n/a``;
-- confidence: ``low`` | ``medium`` | ``high``; comment: free text (``""``).
+One :class:`Rating` per lesion: a value for each field of
+:data:`napari_uspio.core.fields.RATINGS` (gd, uspio, qsm_rim, central_vein,
+overlap, black_hole, confidence: their values, labels and keys are declared
+there) and a free-text comment. Every field is ``None`` until rated
+(*unrated*, a state of its own, distinct from the rating ``"none"``).
 
 In memory (``Rating``, :meth:`Ratings.table`, ``labels_layer.features``) the
 not-applicable value is ``"n/a"``. The CSV files write it as
-``"not applicable"`` (see :mod:`napari_uspio.core.export`), because
+``"not applicable"`` (see :mod:`napari_uspio.core.csvfiles`), because
 ``pandas.read_csv`` reads ``n/a`` as a missing value by default.
 
 Consistency (refused with :class:`RatingError`, the message says why): an
@@ -68,73 +62,67 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pandas as pd
 from psygnal import Signal
 
-NA = "n/a"
-GD_POSITIVE = ("nodular", "shell")
-USPIO_POSITIVE = ("ring", "focal", "iso")
-OVERLAP_GRADES = ("<20%", "20-80%", ">80%")
-#: Rating field -> allowed values (``comment`` is free text).
-VOCABULARY: dict[str, tuple[str, ...]] = {
-    "gd": ("none", *GD_POSITIVE),
-    "uspio": ("none", *USPIO_POSITIVE),
-    "qsm_rim": ("present", "absent"),
-    "central_vein": ("present", "absent"),
-    "overlap": (*OVERLAP_GRADES, NA),
-    "black_hole": ("yes", "no", NA),
-    "confidence": ("low", "medium", "high"),
-}
-#: Rating fields, in column order.
-FIELDS: tuple[str, ...] = (*VOCABULARY, "comment")
-#: Fields that must be set for a lesion to count as rated (plus overlap when both enhance).
-REQUIRED: tuple[str, ...] = ("gd", "uspio", "qsm_rim", "central_vein", "confidence")
-#: Columns of :meth:`Ratings.table`.
-RATING_COLUMNS: tuple[str, ...] = (*FIELDS, "lesion_class", "rated")
-CLASSES: tuple[str, ...] = ("USPIO+/Gd+", "USPIO-/Gd+", "USPIO-/Gd-", "USPIO+/Gd-")
-#: Display labels where they differ from the stored value.
-LABELS: dict[str, dict[str, str]] = {
-    "uspio": {"ring": "ring-like", "iso": "return to iso"},
-    "overlap": {"<20%": "< 20 %", "20-80%": "20-80 %", ">80%": "> 80 %"},
-}
-_NAMES = {"gd": "Gd", "uspio": "USPIO"}
+from . import fields as spec
+from .fields import NA
+
+__all__ = ["NA", "Rating", "RatingError", "Ratings", "lesion_class", "rating_columns"]
 
 
 class RatingError(ValueError):
     """A refused rating; the message says why and how to fix it."""
 
 
+def rating_columns() -> tuple[str, ...]:
+    """Columns of :meth:`Ratings.table`: rating fields, comment, ``lesion_class``, ``rated``."""
+    return (*spec.RATINGS.columns, "lesion_class", "rated")
+
+
+def _positive(name: str, value: str | None) -> bool:
+    return value in spec.RATINGS[name].positive
+
+
 def lesion_class(gd: str | None, uspio: str | None) -> str | None:
     """The class ``USPIO±/Gd±`` of a lesion, or None unless both are rated."""
     if gd is None or uspio is None:
         return None
-    u = "+" if uspio in USPIO_POSITIVE else "-"
-    g = "+" if gd in GD_POSITIVE else "-"
+    u = "+" if _positive("uspio", uspio) else "-"
+    g = "+" if _positive("gd", gd) else "-"
     return f"USPIO{u}/Gd{g}"
 
 
 def _check(values: Mapping[str, object], who: str, changed: Iterable[str] = ()) -> None:
     """Raise :class:`RatingError` if ``values`` (field -> value) is not a valid record."""
+    vocabulary = spec.RATINGS.vocabulary
     for name, value in values.items():
-        if name == "comment":
+        if name == spec.COMMENT:
             if not isinstance(value, str):
                 raise RatingError(f"{who}: comment must be text, got {type(value).__name__}")
-        elif name not in VOCABULARY:
-            raise RatingError(f"{who}: unknown rating field {name!r}; fields: {', '.join(FIELDS)}")
-        elif value is not None and (not isinstance(value, str) or value not in VOCABULARY[name]):
-            allowed = ", ".join(VOCABULARY[name])
+        elif name not in vocabulary:
+            raise RatingError(
+                f"{who}: unknown rating field {name!r}; fields: {', '.join(spec.RATINGS.columns)}"
+            )
+        elif value is not None and (not isinstance(value, str) or value not in vocabulary[name]):
+            allowed = ", ".join(vocabulary[name])
             raise RatingError(
                 f"{who}: {name} {value!r} is not a rating value; allowed: {allowed} "
                 "(or None: unrated)"
             )
+    _check_overlap(values, who, set(changed))
+
+
+def _check_overlap(values: Mapping[str, object], who: str, changed: set[str]) -> None:
+    """The overlap rules: graded only when both agents enhance, n/a only when one does not."""
     gd, uspio, overlap = values.get("gd"), values.get("uspio"), values.get("overlap")
-    changed = set(changed)
     agents_first = bool(changed & {"gd", "uspio"}) and "overlap" not in changed
-    if overlap in OVERLAP_GRADES:
-        negative = [f"{_NAMES[k]} none" for k in ("gd", "uspio") if values.get(k) == "none"]
+    short = {k: spec.RATINGS[k].short for k in ("gd", "uspio")}
+    if overlap is not None and overlap != NA:
+        negative = [f"{short[k]} none" for k in ("gd", "uspio") if values.get(k) == "none"]
         if negative:
             if agents_first:
                 agent = " and ".join(negative).replace(" none", "")
@@ -146,38 +134,55 @@ def _check(values: Mapping[str, object], who: str, changed: Iterable[str] = ()) 
                 f"overlap is rated only when both USPIO and Gd enhance; {who} has "
                 f"{' and '.join(negative)} (rate overlap n/a or leave it unrated)"
             )
-    elif overlap == NA and gd in GD_POSITIVE and uspio in USPIO_POSITIVE:
+    elif overlap == NA and _positive("gd", gd) and _positive("uspio", uspio):
         both = f"Gd {gd} and USPIO {uspio}"
+        grades = ", ".join(v for v in spec.RATINGS["overlap"].values if v != NA)
         if agents_first:
             raise RatingError(
                 f"{who} has overlap n/a (USPIO or Gd does not enhance), but with {both} both "
-                "enhance; clear the overlap first or rate it <20%, 20-80% or >80%"
+                f"enhance; clear the overlap first or rate it {grades}"
             )
         raise RatingError(
             f"overlap n/a means USPIO or Gd does not enhance; {who} has {both}: rate it "
-            "<20%, 20-80% or >80%, or leave it unrated"
+            f"{grades}, or leave it unrated"
         )
 
 
-@dataclass(frozen=True)
 class Rating:
-    """One reader's verdict on one lesion; every field None (unrated) by default."""
+    """One reader's verdict on one lesion: a value per rating field (None: unrated).
 
-    gd: str | None = None
-    uspio: str | None = None
-    qsm_rim: str | None = None
-    central_vein: str | None = None
-    overlap: str | None = None
-    black_hole: str | None = None
-    confidence: str | None = None
-    comment: str = ""
+    Immutable. Fields are those of :data:`napari_uspio.core.fields.RATINGS`, read
+    as attributes (``rating.gd``); ``comment`` is free text (``""``).
+    """
 
-    def __post_init__(self) -> None:
-        _check(self.as_dict(), "this lesion")
+    __slots__ = ("_values",)
+
+    def __init__(self, comment: str = "", **values: str | None) -> None:
+        record = {**values, spec.COMMENT: comment}
+        _check(record, "this lesion")
+        object.__setattr__(self, "_values", {k: v for k, v in record.items() if v is not None})
+
+    def __getattr__(self, name: str):
+        if name in spec.RATINGS or name == spec.COMMENT:
+            return self._values.get(name, "" if name == spec.COMMENT else None)
+        raise AttributeError(f"Rating has no field {name!r}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError("a Rating is immutable; use with_(...)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rating) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.as_dict().items()))
+
+    def __repr__(self) -> str:
+        set_ = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items() if v not in (None, ""))
+        return f"Rating({set_})"
 
     def as_dict(self) -> dict[str, str | None]:
-        """Field -> value, in field order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Field -> value, in field order, comment last."""
+        return {name: getattr(self, name) for name in spec.RATINGS.columns}
 
     def with_(self, **changes: str | None) -> Rating:
         """A copy with ``changes`` applied (None clears a field), validated."""
@@ -186,12 +191,12 @@ class Rating:
     @property
     def uspio_positive(self) -> bool | None:
         """True for a USPIO pattern (ring, focal, iso), False for none, None if unrated."""
-        return None if self.uspio is None else self.uspio in USPIO_POSITIVE
+        return None if self.uspio is None else _positive("uspio", self.uspio)
 
     @property
     def gd_positive(self) -> bool | None:
         """True for nodular or shell, False for none, None if unrated."""
-        return None if self.gd is None else self.gd in GD_POSITIVE
+        return None if self.gd is None else _positive("gd", self.gd)
 
     @property
     def lesion_class(self) -> str | None:
@@ -201,12 +206,12 @@ class Rating:
     @property
     def complete(self) -> bool:
         """True when every required field is set (overlap too when both enhance)."""
-        return _complete(self.as_dict())
+        return complete(self.as_dict())
 
     @property
     def empty(self) -> bool:
         """True when nothing is rated and there is no comment."""
-        return self == _UNRATED
+        return not any(v not in (None, "") for v in self._values.values())
 
 
 _UNRATED = Rating()
@@ -293,7 +298,7 @@ class Ratings:
     def table(self, ids: Iterable[int]) -> pd.DataFrame:
         """One row per id of ``ids`` (in that order), index ``lesion``.
 
-        Columns :data:`RATING_COLUMNS`; rating columns and ``lesion_class`` are
+        Columns :func:`rating_columns`; rating columns and ``lesion_class`` are
         object dtype holding str or None (unrated), ``rated`` is bool.
         """
         ids = np.asarray([int(i) for i in ids], dtype=np.int64)
@@ -308,13 +313,13 @@ class Ratings:
         )
 
     def columns(self, ids: np.ndarray) -> dict[str, np.ndarray]:
-        """The :data:`RATING_COLUMNS` as arrays in the order of ``ids``.
+        """The :func:`rating_columns` as arrays in the order of ``ids``.
 
         Costs O(len(ids) + rated lesions): unrated rows are filled in bulk, so
         publishing after a brush stroke stays cheap.
         """
         ids = np.asarray(ids, dtype=np.int64)
-        out = {name: np.full(len(ids), None, dtype=object) for name in RATING_COLUMNS}
+        out = {name: np.full(len(ids), None, dtype=object) for name in rating_columns()}
         out["comment"][:] = ""
         out["rated"] = np.zeros(len(ids), dtype=bool)
         order = np.argsort(ids, kind="stable")
@@ -322,8 +327,8 @@ class Ratings:
             pos = np.searchsorted(ids, lesion_id, sorter=order)
             if pos < len(ids) and ids[order[pos]] == lesion_id:
                 row = order[pos]
-                for name in FIELDS:
-                    out[name][row] = getattr(rating, name)
+                for name, value in rating._values.items():
+                    out[name][row] = value
                 out["lesion_class"][row] = rating.lesion_class
                 out["rated"][row] = rating.complete
         return out
@@ -366,21 +371,22 @@ def _lesion_id(value: object) -> int:
 
 def _merge(old: Rating, changes: dict[str, str | None], who: str) -> Rating:
     """``old`` with ``changes`` (None clears; comment None is ""), validated for ``who``."""
-    if "comment" in changes and changes["comment"] is None:
-        changes["comment"] = ""
-    _check(old.as_dict() | changes, who, changes)
-    return replace(old, **changes)
+    if spec.COMMENT in changes and changes[spec.COMMENT] is None:
+        changes[spec.COMMENT] = ""
+    merged = old.as_dict() | changes
+    _check(merged, who, changes)
+    return Rating(**merged)
 
 
-def _complete(values: Mapping[str, str | None]) -> bool:
+def complete(values: Mapping[str, str | None]) -> bool:
     """The rule of :attr:`Rating.complete` on a field -> value mapping."""
-    if any(values.get(name) is None for name in REQUIRED):
+    if any(values.get(name) is None for name in spec.RATINGS.required):
         return False
-    both = values["gd"] in GD_POSITIVE and values["uspio"] in USPIO_POSITIVE
+    both = _positive("gd", values.get("gd")) and _positive("uspio", values.get("uspio"))
     return not (both and values.get("overlap") is None)
 
 
-def _value(x: object) -> str | None:
+def cell_value(x: object) -> str | None:
     """A rating cell as str or None (NaN / pd.NA / None are unrated)."""
     if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
         return None

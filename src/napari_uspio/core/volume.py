@@ -1,9 +1,14 @@
-"""One NIfTI volume of a role, read onto its RAS+ grid with every bad input named."""
+"""Volumes of a case: an intensity image and a label map, each reading and writing its file.
+
+As nibabel and TorchIO do, images and label maps are two types: an
+:class:`ImageVolume` holds float32 intensities, a :class:`LabelMap` whole
+non-negative lesion ids (never interpolated, written back in its file's own
+orientation by :meth:`LabelMap.to_file`). :meth:`Volume.from_file` reads either
+(by role) onto its RAS+ grid (:mod:`.grid`), after the checks of :mod:`.nifti`.
+"""
 
 from __future__ import annotations
 
-import gzip
-import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,180 +17,114 @@ import nibabel as nib
 import numpy as np
 from nibabel.orientations import apply_orientation, io_orientation
 
+from .files import atomic_path
 from .grid import Grid
+from .nifti import CaseError, check_size, file_shape, finish_gzip, open_nifti
 from .roles import MASK_ROLES
 
-__all__ = ["CaseError", "Grid", "Volume", "read_volume"]
-
-log = logging.getLogger(__name__)
-
-
-class CaseError(ValueError):
-    """Bad input: the message names the file(s) and says how to fix it."""
+__all__ = ["CaseError", "Grid", "ImageVolume", "LabelMap", "Volume"]
 
 
 @dataclass(frozen=True, eq=False)
 class Volume:
-    """A volume of one role on its grid, with the file it came from."""
+    """A volume of one role on its grid, with the file it came from.
+
+    ``data`` is ``(z, y, x)`` (native byte order); ``warnings`` are things the
+    reader should know (constant volume, oblique affine).
+    """
 
     role: str
     data: np.ndarray
     grid: Grid
     path: Path | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:
         """Voxel size along ``(z, y, x)`` in mm."""
         return self.grid.spacing_mm
 
+    @classmethod
+    def from_file(cls, path: str | Path, role: str) -> Volume:
+        """Read one NIfTI file as ``role``: a :class:`LabelMap` for mask roles, else an image.
 
-def _open_nifti(path: Path) -> nib.Nifti1Image:
-    """Open a NIfTI-1/2 file; a ``.gz`` is decompressed whole so its CRC is checked."""
-    if not path.exists():
-        raise CaseError(f"{path}: file not found. Fix: check the path or the case folder.")
-    if path.is_dir():
-        raise CaseError(f"{path}: is a folder, not a NIfTI file. Fix: pick a .nii / .nii.gz file.")
-    try:
-        if path.name.lower().endswith(".gz"):
-            img = _from_gzip(path)
-        else:
-            img = nib.load(path)
-    except CaseError:
-        raise
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CaseError(
-            f"{path}: truncated or corrupt gzip ({type(exc).__name__}: {exc}). "
-            "Fix: copy or re-export the file again."
-        ) from exc
-    except Exception as exc:  # nibabel raises many types for bad headers
-        raise CaseError(
-            f"{path}: not a readable NIfTI-1/2 file ({type(exc).__name__}: {exc}). "
-            "Fix: re-export the volume as .nii or .nii.gz."
-        ) from exc
-    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
-        raise CaseError(
-            f"{path}: is a {type(img).__name__}, not NIfTI. Fix: convert it to .nii.gz "
-            "(e.g. with dcm2niix or mri_convert)."
-        )
-    return img
+        Raises
+        ------
+        CaseError
+            Not NIfTI, corrupt or truncated, not 3-D, all-NaN, overflowing values,
+            label maps that are not whole non-negative ids.
+        """
+        kind = cls if cls is not Volume else LabelMap if role in MASK_ROLES else ImageVolume
+        data, grid, warnings = _read(Path(path), role, labels=kind is LabelMap)
+        return kind(role, data, grid, Path(path), tuple(warnings))
 
 
-def _from_gzip(path: Path) -> nib.Nifti1Image:
-    """Open a ``.nii.gz`` on one streaming decompressor (see :func:`_finish_gzip`)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic != b"\x1f\x8b":
-        raise CaseError(
-            f"{path}: not a NIfTI file (named .gz but not gzip-compressed). "
-            "Fix: re-export the volume as .nii or .nii.gz."
-        )
-    stream = gzip.open(path, "rb")
-    sizes = {int.from_bytes(stream.read(4), order) for order in ("little", "big")}
-    stream.seek(0)
-    if not sizes & {348, 540}:
-        stream.close()
-        raise CaseError(
-            f"{path}: not a NIfTI-1/2 file (no NIfTI header inside the gzip). "
-            "Fix: re-export the volume as .nii or .nii.gz."
-        )
-    cls = nib.Nifti1Image if 348 in sizes else nib.Nifti2Image
-    holder = nib.FileHolder(filename=str(path), fileobj=stream)
-    return cls.from_file_map({"header": holder, "image": holder})
+class ImageVolume(Volume):
+    """Intensities (float32) of an acquired role or a derived map."""
 
 
-def _finish_gzip(img: nib.Nifti1Image) -> None:
-    """Read a gzip stream to its end, so a corrupt file fails its CRC check."""
-    stream = img.file_map["image"].fileobj
-    if isinstance(stream, gzip.GzipFile):
-        with stream:
-            while stream.read(1 << 20):
-                pass
+class LabelMap(Volume):
+    """Lesion ids (or a mask): whole non-negative numbers in an integer array."""
+
+    def to_file(self, path: str | Path) -> Path:
+        """Write the map as NIfTI in the file orientation of its grid, atomically.
+
+        The affine is the case's original affine and the header (qform / sform
+        codes, units) is taken from the case's file when known, so the file
+        overlays the case's volumes in any viewer.
+        """
+        path = Path(path)
+        labels = np.asarray(self.data)
+        if labels.shape != self.grid.shape:
+            raise ValueError(f"label map shape {labels.shape} is not the grid's {self.grid.shape}")
+        if labels.size and labels.min() < 0:
+            raise ValueError("label maps hold non-negative ids only")
+        data = np.asarray(self.grid.to_file_order(labels)).astype(label_dtype(labels))
+        header = self.grid.header.copy() if self.grid.header is not None else None
+        cls = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
+        img = cls(data, self.grid.file_affine, header=header)
+        img.set_data_dtype(data.dtype)
+        img.header.set_slope_inter(1.0, 0.0)
+        img.header["descrip"] = b"napari-uspio lesion labels"
+        img.header["intent_name"] = b""
+        with atomic_path(path) as tmp:
+            nib.save(img, tmp)
+        return path
 
 
-def _check_size(img: nib.Nifti1Image, path: Path) -> None:
-    """Refuse headers that claim more data than the file holds (before allocating it)."""
-    header = img.header
-    n_bytes = int(np.prod(img.shape, dtype=object)) * header.get_data_dtype().itemsize
-    available = _stored_bytes(img, path) - int(header.get_data_offset())
-    if n_bytes > available:
-        raise CaseError(
-            f"{path}: the header claims shape {img.shape} ({n_bytes:,} bytes of data) but the "
-            f"file holds {max(available, 0):,}; the file is truncated or its header is corrupt "
-            "(dimension overflow). Fix: copy or re-export the file again."
-        )
+def label_dtype(data: np.ndarray) -> np.dtype:
+    """The smallest NIfTI-friendly integer type that holds every label."""
+    top = int(data.max()) if data.size else 0
+    for dtype in (np.uint8, np.int16, np.int32):
+        if top <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
-def _stored_bytes(img: nib.Nifti1Image, path: Path) -> int:
-    if isinstance(img.file_map["image"].fileobj, gzip.GzipFile):
-        return _gzip_size(path)
-    return path.stat().st_size
-
-
-def _gzip_size(path: Path) -> int:
-    """Uncompressed size from the gzip trailer (modulo 2**32, so a lower bound)."""
-    with open(path, "rb") as fh:
-        fh.seek(-4, 2)
-        isize = int.from_bytes(fh.read(4), "little")
-    compressed = path.stat().st_size
-    # ISIZE wraps at 4 GiB: add the wraps a file of this compressed size could hold
-    return isize + (2**32) * (compressed * 1032 // 2**32)
-
-
-def _file_shape(img: nib.Nifti1Image, path: Path) -> tuple[int, int, int]:
-    shape = img.shape
-    if len(shape) == 4 and shape[3] == 1:
-        return shape[:3]
-    if len(shape) != 3:
-        raise CaseError(
-            f"{path}: has shape {shape}; a case needs 3-D volumes (a trailing axis of "
-            "length 1 is accepted). Fix: extract the one 3-D volume you want to read "
-            "(e.g. fslroi or nibabel's slicer)."
-        )
-    if min(shape) < 1:
-        raise CaseError(f"{path}: has an empty dimension {shape}. Fix: re-export the volume.")
-    return shape
-
-
-def read_volume(path: str | Path, role: str) -> tuple[Volume, list[str]]:
-    """Read one NIfTI file as a role on its RAS+ grid.
-
-    Returns
-    -------
-    volume : Volume
-        Data in ``(z, y, x)``: float32 for images, the file's integer type for
-        masks / label maps (native byte order).
-    warnings : list of str
-        Things the reader should know (constant volume, oblique affine).
-
-    Raises
-    ------
-    CaseError
-        Not NIfTI, corrupt or truncated, not 3-D, all-NaN, overflowing values.
-    """
-    path = Path(path)
-    img = _open_nifti(path)
-    file_shape = _file_shape(img, path)
-    _check_size(img, path)
-    grid = Grid.from_affine(img.affine, file_shape)
-    grid = Grid(grid.shape, grid.index_to_world, grid.file_affine, grid.file_shape, img.header)
+def _read(path: Path, role: str, labels: bool) -> tuple[np.ndarray, Grid, list[str]]:
+    """The ``(z, y, x)`` data, grid and warnings of one file (see :meth:`Volume.from_file`)."""
+    img = open_nifti(path)
+    shape = file_shape(img, path)
+    check_size(img, path)
+    grid = Grid.from_affine(img.affine, shape, header=img.header)
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-            if role in MASK_ROLES:
+            if labels:
                 raw = np.asanyarray(img.dataobj)
             else:
                 raw = img.get_fdata(dtype=np.float32, caching="unchanged")
-        _finish_gzip(img)
+        finish_gzip(img)
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         raise CaseError(
             f"{path}: the image data cannot be read ({type(exc).__name__}: {exc}); the file is "
             "truncated or corrupt. Fix: copy or re-export the file again."
         ) from exc
-    raw = raw.reshape(file_shape)
+    raw = raw.reshape(shape)
     data = apply_orientation(raw, io_orientation(img.affine))
     data = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))
-    if role in MASK_ROLES:
+    if labels:
         data = _as_label_map(data, path, role)
     warnings = _check_values(data, path, role)
     if grid.oblique:
@@ -195,7 +134,7 @@ def read_volume(path: str | Path, role: str) -> tuple[Volume, list[str]]:
             f"{grid.display_error_mm():.1f} mm). Measurements and saved label maps use "
             "the true affine."
         )
-    return Volume(role, data, grid, path), warnings
+    return data, grid, warnings
 
 
 def _as_label_map(data: np.ndarray, path: Path, role: str) -> np.ndarray:

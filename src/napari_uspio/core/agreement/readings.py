@@ -11,20 +11,19 @@ of a case is *missing* for it (never counted as "no lesion").
 
 :func:`group_table` is the long table of one case's groups: one row per
 (item, reader), the reader's lesion id (``<NA>``: not detected) and rating
-values (:data:`COMPARED_FIELDS`; ``None``: unrated or not detected).
+values (:func:`compared_fields`; ``None``: unrated or not detected).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from ..case import Case, find_case_files, load_case
+from .. import fields as spec
+from ..case import Case, case_grid, load_case
 from ..grid import Grid
 from ..ratings import Rating, Ratings
 from ..study.manifest import Study
@@ -32,36 +31,21 @@ from ..study.store import StudyStore
 from .matching import MIN_DICE, group_lesions
 
 __all__ = [
-    "COMPARED_FIELDS",
-    "DISPUTED_FIELDS",
     "CaseReadings",
     "Reading",
-    "case_grid",
     "case_readings",
+    "compared_fields",
     "done_readings",
     "group_table",
     "rating_value",
     "study_readings",
 ]
 
-#: Ratings compared by the agreement statistics (``lesion_class`` is derived).
-COMPARED_FIELDS: tuple[str, ...] = (
-    "gd",
-    "uspio",
-    "qsm_rim",
-    "central_vein",
-    "overlap",
-    "lesion_class",
-)
-#: Typed ratings on which readers must agree for a lesion to go straight to consensus.
-DISPUTED_FIELDS: tuple[str, ...] = (
-    "gd",
-    "uspio",
-    "qsm_rim",
-    "central_vein",
-    "overlap",
-    "black_hole",
-)
+
+def compared_fields() -> tuple[str, ...]:
+    """Fields the agreement statistics compare: the compared ratings and the lesion class."""
+    return (*spec.RATINGS.compared, spec.LESION_CLASS.name)
+
 
 Progress = Callable[[int, int, str], None]
 
@@ -116,13 +100,6 @@ def done_readings(store: StudyStore, readers: Iterable[str] | None = None) -> di
             if store.case_state(reader, entry.code).status == "done":
                 done[reader, entry.case_id, entry.repeat] = entry.code
     return done
-
-
-def case_grid(folder: Path) -> Grid:
-    """The grid of a case from one file's header (no image data is read)."""
-    path = next(iter(find_case_files(Path(folder)).values()))
-    img = nib.load(path)
-    return Grid.from_affine(img.affine, img.shape[:3])
 
 
 def case_readings(
@@ -181,13 +158,13 @@ def study_readings(
             yield found
 
 
-def group_table(cr: CaseReadings, fields: Iterable[str] = COMPARED_FIELDS) -> pd.DataFrame:
+def group_table(cr: CaseReadings, fields: Iterable[str] | None = None) -> pd.DataFrame:
     """Long table of a case's groups: ``case, item, reader, lesion`` and rating columns.
 
     ``item`` numbers the groups from 1 in :attr:`CaseReadings.groups` order;
     ``lesion`` is ``<NA>`` where the reader did not detect the item.
     """
-    fields = tuple(fields)
+    fields = compared_fields() if fields is None else tuple(fields)
     rows = []
     for item, group in enumerate(cr.groups, start=1):
         for reader, reading in cr.readings.items():

@@ -28,7 +28,7 @@ The page holds no link to any other file or site: its plots (matplotlib, Agg,
 drawn on :class:`matplotlib.figure.Figure` objects so the backend of a running
 napari session is never touched) are PNG ``data:`` URIs and its CSS is
 inline. Every file is written to a temporary file beside its target and all
-are renamed only once all are written (:func:`~napari_uspio.core.writers.atomic_path`),
+are renamed only once all are written (:func:`~napari_uspio.core.files.atomic_path`),
 so a failed run leaves the previous report whole.
 """
 
@@ -37,26 +37,23 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..export import _software as _export_software
-from ..export import sha256_file
-from ..ratings import LABELS, NA
-from ..writers import atomic_path, write_csv
-from .readings import COMPARED_FIELDS
+from .. import fields as spec
+from ..csvfiles import CONVENTION, write_table
+from ..files import atomic_path
+from ..provenance import now_iso, sha256_file, software, to_json
+from .readings import compared_fields
 from .result import StudyAgreement
 
 __all__ = [
-    "CSV_NOT_APPLICABLE",
-    "FIELD_TITLES",
+    "field_title",
     "PUBLISHED_RIM_KAPPA",
     "REPORT_FILES",
     "format_ci",
@@ -70,8 +67,6 @@ __all__ = [
 
 Progress = Callable[[int, int, str], None]
 
-#: How ``n/a`` is written in the CSV files (as in :mod:`napari_uspio.core.export`).
-CSV_NOT_APPLICABLE = "not applicable"
 #: The files of a report, by key (the keys of :func:`write_report`'s result).
 REPORT_FILES: dict[str, str] = {
     "detection": "detection.csv",
@@ -89,18 +84,8 @@ REPORT_FILES: dict[str, str] = {
 #: paramagnetic (QSM) rim presence, averaged over the published studies
 #: (0.687; systematic review, Mult Scler Relat Disord 2023, PMID 37716210).
 PUBLISHED_RIM_KAPPA = 0.69
-#: Titles of the compared fields.
-FIELD_TITLES: dict[str, str] = {
-    "gd": "Gd enhancement",
-    "uspio": "USPIO enhancement pattern",
-    "qsm_rim": "QSM rim",
-    "central_vein": "central vein",
-    "overlap": "USPIO/Gd overlap",
-    "lesion_class": "lesion class",
-    "patient_group": "patient group",
-}
 #: Confusion matrices of the patient groups are keyed by this field name.
-PATIENT_GROUP = "patient_group"
+PATIENT_GROUP = spec.PATIENT_GROUP.name
 NAN_TEXT = "NaN"
 _NA_COLUMNS = {"lesions": ("overlap",), "confusion": ("value_a", "value_b")}
 
@@ -138,20 +123,31 @@ def _count(value: object) -> str:
     return "" if value is None or value is pd.NA or _isnan(value) else str(int(value))
 
 
+def field_title(name: str) -> str:
+    """The title of a rating field, the lesion class or the patient group (else the name)."""
+    try:
+        return spec.derived_or_rating(name).title
+    except KeyError:
+        return name
+
+
 def _value_label(name: str, value: object) -> str:
     """The display label of a rating value (``ring`` -> ``ring-like``)."""
-    return LABELS.get(name, {}).get(str(value), str(value))
+    try:
+        return spec.derived_or_rating(name).label(str(value))
+    except KeyError:
+        return str(value)
 
 
 def _field_title(name: str) -> str:
-    title = FIELD_TITLES.get(name)
-    return f"{title} ({name})" if title else name
+    title = field_title(name)
+    return f"{title} ({name})" if title != name else name
 
 
 def _fields(agreement: StudyAgreement) -> list[str]:
     """Compared rating fields (those of the kappa table): known ones first, in order."""
     seen = list(dict.fromkeys(agreement.kappa["field"].astype(str)))
-    known = [f for f in COMPARED_FIELDS if f in seen]
+    known = [f for f in compared_fields() if f in seen]
     return known + [f for f in seen if f not in known]
 
 
@@ -225,7 +221,7 @@ def forest_plot_png(kappa: pd.DataFrame, fields: Iterable[str] | None = None) ->
         )
     ax.axvline(0.0, color="0.3", lw=1.0)
     ax.axvline(PUBLISHED_RIM_KAPPA, color="#c0392b", lw=1.0, ls="--")
-    ax.set_yticks(y, [f"{FIELD_TITLES.get(f, f)} · {who}" for f, who, _ in rows], fontsize=8)
+    ax.set_yticks(y, [f"{field_title(f)} · {who}" for f, who, _ in rows], fontsize=8)
     ax.set_xlabel("kappa (95 % bootstrap CI)")
     ax.set_title("Inter-reader agreement per rating field", fontsize=10)
     ax.grid(axis="x", color="0.92")
@@ -474,7 +470,7 @@ def report_html(agreement: StudyAgreement, images: dict[str, bytes], title: str)
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        f'<p class="small">Written {esc(datetime.now(UTC).isoformat(timespec="seconds"))} '
+        f'<p class="small">Written {esc(now_iso())} '
         "by napari-uspio. The tables are also in the CSV files beside this page.</p>",
         "<h2>Study and settings</h2>",
         _table(_settings_view(agreement.settings)),
@@ -537,15 +533,6 @@ def report_html(agreement: StudyAgreement, images: dict[str, bytes], title: str)
 
 
 # ------------------------------------------------------------------ files
-def _csv_values(table: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
-    """``n/a`` written ``not applicable`` in ``columns`` (see the module docstring)."""
-    out = table.copy()
-    for name in (c for c in columns if c in out):
-        values = [CSV_NOT_APPLICABLE if v == NA else v for v in out[name].tolist()]
-        out[name] = pd.Series(values, index=out.index, dtype=object)
-    return out
-
-
 def _tables(agreement: StudyAgreement) -> dict[str, pd.DataFrame]:
     return {
         "detection": agreement.detection,
@@ -571,12 +558,6 @@ def _json_safe(value: object) -> object:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
-
-
-def _software() -> dict[str, str]:
-    import matplotlib
-
-    return {**_export_software(), "matplotlib": matplotlib.__version__}
 
 
 def write_report(
@@ -616,7 +597,7 @@ def write_report(
         tmp = {key: stack.enter_context(atomic_path(paths[key])) for key in reversed(paths)}
         for key, table in tables.items():
             tell(f"writing {paths[key].name}")
-            write_csv(_csv_values(table, _NA_COLUMNS.get(key, ())), tmp[key], index=False)
+            write_table(table, tmp[key], _NA_COLUMNS.get(key))
         images: dict[str, bytes] = {}
         for key in plots:
             if key == "forest":
@@ -633,20 +614,15 @@ def write_report(
         provenance = {
             "format": "napari-uspio agreement report",
             "format_version": 1,
-            "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "software": _software(),
+            "written_at": now_iso(),
+            "software": software("matplotlib"),
             "settings": _json_safe(agreement.settings),
             "readers": list(agreement.readers),
             "published_rim_kappa": PUBLISHED_RIM_KAPPA,
-            "csv": {
-                "undefined_or_unrated": "empty cell",
-                "not_applicable": CSV_NOT_APPLICABLE,
-                "pandas": 'pd.read_csv(path, keep_default_na=False, na_values=[""])',
-            },
+            "csv": CONVENTION,
             "files": {
                 paths[k].name: sha256_file(tmp[k]) for k in REPORT_FILES if k != "provenance"
             },
         }
-        text = json.dumps(provenance, indent=2, ensure_ascii=False, allow_nan=False)
-        tmp["provenance"].write_text(text + "\n", encoding="utf-8")
+        tmp["provenance"].write_text(to_json(provenance), encoding="utf-8")
     return paths

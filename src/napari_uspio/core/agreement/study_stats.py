@@ -16,13 +16,13 @@ Detection, per reader pair
     every case both readers read; counts pooled over those cases
     (:func:`~.matching.detection_agreement`); the Dice of the whole lesion
     masks per case, and its mean over the cases where it is defined.
-Ratings, per field of :data:`~.readings.COMPARED_FIELDS`
+Ratings, per field of :func:`~.readings.compared_fields`
     On the lesion groups of :func:`~.matching.group_lesions` (all compared
     readers of the case, sorted ids): Cohen's kappa per pair on the groups
     both readers detected and rated (unrated: left out); with three readers
     or more, Fleiss' kappa (``"all"``) on the groups every reader detected
     and rated. Confusion matrices list every category of the vocabulary
-    (``lesion_class``: :data:`~napari_uspio.core.ratings.CLASSES`); the
+    (``lesion_class``: :data:`~napari_uspio.core.fields.CLASSES`); the
     patient groups get one too, under the field name ``"patient_group"``.
 Patients
     Lesion count per case and reader: ICC(2,1) on the cases read by every
@@ -49,17 +49,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, combinations
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import fields as spec
 from ..patient import patient_group
-from ..ratings import CLASSES, VOCABULARY
 from ..study.manifest import Study, load_study
-from ..study.schema import StudyError
+from ..study.records import StudyError
 from ..study.store import StudyStore
 from .bootstrap import LEVEL, Bootstrap
 from .matching import (
@@ -71,9 +71,9 @@ from .matching import (
     voxel_dice,
 )
 from .readings import (
-    COMPARED_FIELDS,
     CaseReadings,
     Progress,
+    compared_fields,
     group_table,
     rating_value,
     study_readings,
@@ -88,15 +88,16 @@ from .result import (
 )
 from .stats import confusion_matrix, icc
 
-__all__ = ["LESION_COLUMNS", "PATIENT_GROUPS", "PATIENTS_COLUMNS", "compute_agreement"]
+__all__ = ["PATIENTS_COLUMNS", "agreement_of", "compute_agreement", "lesion_columns"]
 
-#: Columns of :attr:`StudyAgreement.lesions`.
-LESION_COLUMNS = ("case", "item", "reader", "lesion", *COMPARED_FIELDS)
 #: Columns of :attr:`StudyAgreement.patients`.
 PATIENTS_COLUMNS = ("case", "reader", "lesions", "group")
-#: Categories of the patient group.
-PATIENT_GROUPS = ("UEL", "GEL", "NEL")
 NAN = math.nan
+
+
+def lesion_columns() -> tuple[str, ...]:
+    """Columns of :attr:`StudyAgreement.lesions`."""
+    return ("case", "item", "reader", "lesion", *compared_fields())
 
 
 def compute_agreement(
@@ -136,21 +137,56 @@ def compute_agreement(
     if not 0 < min_dice <= 1:
         raise ValueError(f"min_dice must be in (0, 1], got {min_dice}")
     n_steps = len(study.cases) + 1
+
+    def step(k: int, _n: int, message: str) -> None:
+        if progress is not None:
+            progress(k, n_steps, message)
+
     with study.open_store() as store:
         chosen = _chosen_readers(store, readers)
         left_out, left_repeats = _not_done(store, chosen)
         compared = [r for r in chosen if left_out[r] < _n_first(store, r)]
+        cases = study_readings(study, store, compared, min_dice=min_dice, progress=step)
+        agreement = agreement_of(
+            cases,
+            compared,
+            n_boot=n_boot,
+            seed=seed,
+            min_dice=min_dice,
+            before_statistics=lambda: step(n_steps, n_steps, "computing the statistics"),
+        )
+    agreement.settings |= {
+        "left_out": left_out,
+        "left_out_repeats": left_repeats,
+        "readers_without_done_reading": [r for r in chosen if r not in compared],
+    }
+    return agreement
 
-        def step(k: int, _n: int, message: str) -> None:
-            if progress is not None:
-                progress(k, n_steps, message)
 
-        data = _Collected()
-        for cr in study_readings(study, store, compared, min_dice=min_dice, progress=step):
-            data.add(cr, min_dice)
-    step(n_steps, n_steps, "computing the statistics")
+def agreement_of(
+    cases: Iterable[CaseReadings],
+    readers: Sequence[str],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    min_dice: float = MIN_DICE,
+    before_statistics: Callable[[], None] | None = None,
+) -> StudyAgreement:
+    """The agreement of ``readers`` over the readings of some cases (method: module docstring).
+
+    ``cases`` may be a generator (one case's label maps in memory at a time);
+    ``before_statistics`` is called once every case is read.
+    """
+    data = _Collected()
+    for cr in cases:
+        data.add(cr, min_dice)
+    if before_statistics is not None:
+        before_statistics()
+    compared = list(readers)
     boot = Bootstrap(int(n_boot), seed)
-    lesions = pd.concat(data.tables, ignore_index=True) if data.tables else _empty(LESION_COLUMNS)
+    lesions = (
+        pd.concat(data.tables, ignore_index=True) if data.tables else _empty(lesion_columns())
+    )
     kappa, confusion = _kappa_table(lesions, compared, boot)
     patients = pd.DataFrame(data.patients, columns=list(PATIENTS_COLUMNS))
     patient, group_confusion = _patient_table(patients, compared, boot)
@@ -162,9 +198,6 @@ def compute_agreement(
         "readers": list(compared),
         "cases": list(data.cases),
         "n_cases": len(data.cases),
-        "left_out": left_out,
-        "left_out_repeats": left_repeats,
-        "readers_without_done_reading": [r for r in chosen if r not in compared],
         "bootstrap": (
             f"{LEVEL:.0%} percentile bootstrap, {int(n_boot)} replicates, seed {seed}; "
             "resampled units: lesions for the kappas of ratings (intra-reader too), "
@@ -250,7 +283,7 @@ class _Collected:
             values = self.intra_values[reader]
             for id_a, id_b in matched_pairs(matches):
                 ra, rb = first.ratings.get(id_a), repeat.ratings.get(id_b)
-                for name in COMPARED_FIELDS:
+                for name in compared_fields():
                     values[name].append((rating_value(ra, name), rating_value(rb, name)))
 
 
@@ -264,7 +297,7 @@ def _pair(a: str, b: str) -> str:
 
 
 def _categories(name: str) -> tuple[str, ...]:
-    return CLASSES if name == "lesion_class" else VOCABULARY[name]
+    return spec.derived_or_rating(name).values
 
 
 def _pooled_f1(n_a: np.ndarray, n_b: np.ndarray, matched: np.ndarray) -> float:
@@ -317,7 +350,7 @@ def _agreement_rows(name, columns, readers, categories, boot, confusion) -> list
 
 def _kappa_table(lesions: pd.DataFrame, readers: list[str], boot: Bootstrap):
     rows, confusion = [], {}
-    for name in COMPARED_FIELDS:
+    for name in compared_fields():
         columns = _wide(lesions, ["case", "item"], name, readers)
         for who, stat, n, k, agree in _agreement_rows(
             name, columns, readers, _categories(name), boot, confusion
@@ -337,7 +370,7 @@ def _patient_table(patients: pd.DataFrame, readers: list[str], boot: Bootstrap):
         rows.append(("lesion_count", who, "icc(2,1)", len(matrix), *ci))
     groups = _wide(patients, ["case"], "group", readers)
     for who, stat, n, k, agree in _agreement_rows(
-        "patient_group", groups, readers, PATIENT_GROUPS, boot, confusion
+        "patient_group", groups, readers, spec.PATIENT_GROUP.values, boot, confusion
     ):
         rows.append(("patient_group", who, stat, n, *k))
         rows.append(("patient_group", who, "percent_agreement", n, *agree))
@@ -356,7 +389,7 @@ def _intra_table(data: _Collected, readers: list[str], boot: Bootstrap) -> pd.Da
         either = found - pooled["matched"]
         agree = pooled["matched"] / either if either else NAN
         rows.append((reader, "detection", len(per_case), found, *f1, agree))
-        for name in COMPARED_FIELDS:
+        for name in compared_fields():
             pairs = data.intra_values[reader][name]
             first = np.array([p[0] for p in pairs], dtype=object)
             repeat = np.array([p[1] for p in pairs], dtype=object)

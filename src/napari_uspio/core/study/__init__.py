@@ -1,10 +1,13 @@
 """Blinded multi-reader reading studies, without Qt or a viewer.
 
-A *study* is a folder holding ``study.toml`` (seed, settings, readers, cases:
-:mod:`.manifest`) and ``study.sqlite`` (:class:`StudyStore`: every reader's
-order, masks as a stroke journal with snapshots, ratings, reading time, audit
-log). Each reader's order and the pseudonymous case codes shown to them are
-pure functions of (case ids, reader id, seed) (:func:`reading_order`).
+This package holds a study's persistence: a *study* is a folder holding
+``study.toml`` (seed, settings, readers, cases: :mod:`.manifest`) and its store
+(:class:`StudyStore`, the interface; :class:`~.sqlite.SQLiteStore`, the
+``study.sqlite`` file: every reader's order, masks as a stroke journal with
+snapshots, ratings, reading time, audit log, adjudication decisions). Each
+reader's order and the pseudonymous case codes shown to them are pure
+functions of (case ids, reader id, seed) (:func:`reading_order`).
+:class:`~.autosave.Autosave` journals a reader's edits as they happen;
 :func:`export_study` writes every reading as tables, masks and provenance.
 
 Durability
@@ -44,6 +47,7 @@ Example::
 from importlib import import_module
 
 _API = {
+    "Autosave": "autosave",
     "export_study": "export",
     "MANIFEST_NAME": "manifest",
     "Reader": "manifest",
@@ -54,13 +58,15 @@ _API = {
     "OrderEntry": "order",
     "case_code": "order",
     "reading_order": "order",
-    "SCHEMA_VERSION": "schema",
-    "STORE_NAME": "schema",
-    "AuditEntry": "schema",
-    "CaseLockedError": "schema",
-    "CaseState": "schema",
-    "ReaderProgress": "schema",
-    "StudyError": "schema",
+    "Adjudication": "records",
+    "AuditEntry": "records",
+    "CaseLockedError": "records",
+    "CaseState": "records",
+    "ReaderProgress": "records",
+    "StudyError": "records",
+    "SCHEMA_VERSION": "sqlite",
+    "STORE_NAME": "sqlite",
+    "SQLiteStore": "sqlite",
     "StudyStore": "store",
 }
 __all__ = sorted(_API)

@@ -27,35 +27,24 @@ export (read them with :func:`~napari_uspio.core.export.read_lesions_csv`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..case import Case, load_case
-from ..export import (
-    LESION_ID_COLUMNS,
-    SUMMARY_COLUMNS,
-    _software,
-    export_reading,
-    reading_table,
-    sha256_file,
-    summary_table,
-    write_reading_csv,
-)
-from ..measure import lesion_model
-from ..ratings import RATING_COLUMNS, Ratings
-from ..writers import atomic_path, write_csv
+from ..csvfiles import write_table
+from ..export import LESION_ID_COLUMNS, SUMMARY_COLUMNS, export_reading
+from ..lesions import lesion_model
+from ..provenance import file_hashes, now_iso, sha256_file, software, to_json
+from ..ratings import Ratings, rating_columns
 from .manifest import Study, load_study
 from .store import StudyStore
 
 __all__ = ["concat_rows", "export_study"]
 
 _STUDY_COLUMNS = ("code", "repeat", "status", "reading_s")
-_LESION_COLUMNS = (*LESION_ID_COLUMNS, *RATING_COLUMNS)
 _ORDER_COLUMNS = (
     "reader",
     "role",
@@ -118,27 +107,25 @@ def export_study(
         folder = out / "readers" / reader
         folder.mkdir(parents=True, exist_ok=True)
         files.append(
-            write_reading_csv(_concat(lesions[reader], _LESION_COLUMNS), folder / "lesions.csv")
+            write_table(_concat(lesions[reader], _lesion_columns()), folder / "lesions.csv")
         )
         files.append(
-            write_reading_csv(_concat(summaries[reader], SUMMARY_COLUMNS), folder / "summary.csv")
+            write_table(_concat(summaries[reader], SUMMARY_COLUMNS), folder / "summary.csv")
         )
     all_lesions = [t for r in ids for t in lesions[r]]
-    written["lesions"] = write_reading_csv(
-        _concat(all_lesions, _LESION_COLUMNS), out / "lesions.csv"
-    )
+    written["lesions"] = write_table(_concat(all_lesions, _lesion_columns()), out / "lesions.csv")
     all_summaries = [t for r in ids for t in summaries[r]]
-    written["summary"] = write_reading_csv(
-        _concat(all_summaries, SUMMARY_COLUMNS), out / "summary.csv"
-    )
-    written["orders"] = write_csv(_orders_table(study, orders, states), out / "orders.csv", False)
-    written["audit"] = write_csv(audit, out / "audit.csv", index=False)
+    written["summary"] = write_table(_concat(all_summaries, SUMMARY_COLUMNS), out / "summary.csv")
+    written["orders"] = write_table(_orders_table(study, orders, states), out / "orders.csv")
+    written["audit"] = write_table(audit, out / "audit.csv")
     provenance = _provenance(study, orders, states, out, [*files, *written.values()])
     written["provenance"] = out / "provenance.json"
-    with atomic_path(written["provenance"]) as tmp:
-        text = json.dumps(provenance, indent=2, ensure_ascii=False, allow_nan=False)
-        tmp.write_text(text + "\n", encoding="utf-8")
+    to_json(provenance, written["provenance"])
     return written
+
+
+def _lesion_columns() -> tuple[str, ...]:
+    return (*LESION_ID_COLUMNS, *rating_columns())
 
 
 def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader, entry, state):
@@ -148,7 +135,7 @@ def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader,
     table = model.table()
     ratings = Ratings(store.ratings(reader, entry.code))
     name = f"{entry.case_id}_repeat" if entry.repeat else entry.case_id
-    paths = export_reading(
+    written = export_reading(
         folder,
         case,
         labels,
@@ -159,8 +146,9 @@ def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader,
         study.shell_width_mm,
         started_at=state.opened_at,
     )
-    lesions = reading_table(table, ratings, entry.case_id, reader)
-    summary = summary_table(lesions, case, labels, study.shell_width_mm, entry.case_id, reader)
+    # the study tables name the case by its id (the files by the reading's name)
+    lesions = written.lesions.assign(case=entry.case_id)
+    summary = written.summary.assign(case=entry.case_id)
     times = store.lesion_times(reader, entry.code)
     seconds = [times.get(int(i), 0.0) for i in lesions["lesion"]]
     for frame, secs in ((lesions, seconds), (summary, [state.seconds_spent])):
@@ -168,7 +156,7 @@ def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader,
         frame["repeat"] = bool(entry.repeat)
         frame["status"] = state.status
         frame["reading_s"] = np.asarray(secs, dtype=float)
-    return lesions, summary, list(paths.values())
+    return lesions, summary, list(written.paths.values())
 
 
 def _concat(frames: list[pd.DataFrame], first: tuple[str, ...]) -> pd.DataFrame:
@@ -234,8 +222,8 @@ def _provenance(study: Study, orders, states, out: Path, files: list[Path]) -> d
     return {
         "format": "napari-uspio study export",
         "format_version": 1,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "software": _software(),
+        "exported_at": now_iso(),
+        "software": software(),
         "study": {
             "folder": str(study.folder),
             "manifest_sha256": sha256_file(study.manifest_path),
@@ -251,5 +239,5 @@ def _provenance(study: Study, orders, states, out: Path, files: list[Path]) -> d
             "repeat_fraction); adjudicators: repeat_fraction 0"
         ),
         "readers": readers,
-        "files": {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(set(files))},
+        "files": file_hashes(out, files),
     }

@@ -1,7 +1,7 @@
 """The study manifest ``study.toml``: seed, settings, readers and cases; creating a study.
 
 A study folder holds ``study.toml`` (written once by :func:`init_study`, read by
-:func:`load_study`) and the store ``study.sqlite`` (:class:`~.store.StudyStore`)::
+:func:`load_study`) and the store ``study.sqlite`` (:class:`~.sqlite.SQLiteStore`)::
 
     format = "napari-uspio study"
     format_version = 1
@@ -38,13 +38,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..case import find_case_files
-from ..measure import DEFAULT_SHELL_WIDTH_MM
+from ..files import write_text
+from ..lesions import DEFAULT_SHELL_WIDTH_MM
 from ..roles import DERIVED, ROLES
 from ..volume import CaseError
-from ..writers import atomic_path
 from .order import OrderEntry, n_repeats, reading_order
-from .schema import STORE_NAME, StudyError
-from .store import READER_ROLES, StudyStore
+from .records import READER_ROLES, StudyError
+from .sqlite import STORE_NAME, SQLiteStore
+from .store import StudyStore
 
 __all__ = ["MANIFEST_NAME", "Reader", "Study", "find_cases", "init_study", "load_study"]
 
@@ -105,8 +106,8 @@ class Study:
         return reading_order(self.cases, reader.id, self.seed, fraction)
 
     def open_store(self, **options) -> StudyStore:
-        """The study's store (options go to :class:`StudyStore`)."""
-        return StudyStore(self.folder / STORE_NAME, **options)
+        """The study's store (options go to :class:`~.sqlite.SQLiteStore`)."""
+        return SQLiteStore(self.folder / STORE_NAME, **options)
 
 
 def find_cases(cases_dir: str | Path) -> tuple[dict[str, Path], dict[str, str]]:
@@ -185,7 +186,7 @@ def init_study(
         shown_roles=roles,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    with StudyStore(study_dir / STORE_NAME, create=True) as store:
+    with SQLiteStore(study_dir / STORE_NAME, create=True) as store:
         for reader in study.readers:
             store.add_reader(reader.id, reader.role, study.order(reader.id))
         store.record(
@@ -193,8 +194,7 @@ def init_study(
             detail=f"seed {study.seed}, {len(found)} cases, readers "
             + ", ".join(f"{r.id} ({r.role})" for r in study.readers),
         )
-    with atomic_path(study.manifest_path) as tmp:
-        tmp.write_text(_to_toml(study), encoding="utf-8")
+    write_text(study.manifest_path, _to_toml(study))
     return study
 
 

@@ -1,0 +1,228 @@
+"""``napari-uspio study init | status | export | agreement``: reading studies from the shell.
+
+Wired into the ``napari-uspio`` command by :func:`add_study_parser`; each
+subcommand sets ``run`` (returns the exit code: 0, or 2 with a message on
+stderr for bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..core.volume import CaseError
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _init(args: argparse.Namespace) -> int:
+    from ..core.study import init_study
+
+    def skipped(name: str, why: str) -> None:
+        sys.stdout.write(f"  skipped {name}: {why}\n")
+
+    study = init_study(
+        args.study_dir,
+        args.cases,
+        readers=_ids(args.readers),
+        seed=args.seed,
+        repeat_fraction=args.repeat_fraction,
+        adjudicators=_ids(args.adjudicators or ""),
+        shell_width_mm=args.shell_width_mm,
+        shown_roles=_ids(args.roles or ""),
+        on_skip=skipped,
+    )
+    readers = ", ".join(f"{r.id} ({r.role})" for r in study.readers)
+    sys.stdout.write(
+        f"study created in {study.folder}: {len(study.cases)} cases, readers {readers}, "
+        f"seed {study.seed}\n"
+    )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ..core.study import load_study
+
+    study = load_study(args.study_dir)
+    with study.open_store() as store:
+        progress = store.status()
+    sys.stdout.write(f"study {study.folder}: {len(study.cases)} cases, seed {study.seed}\n")
+    width = max([6, *(len(p.reader) for p in progress)])
+    sys.stdout.write(f"{'reader':<{width}}  {'role':<11}  {'done':>10}  {'time':>8}  next\n")
+    for p in progress:
+        done = f"{p.done} of {p.total}"
+        sys.stdout.write(
+            f"{p.reader:<{width}}  {p.role:<11}  {done:>10}  {_duration(p.seconds_spent):>8}  "
+            f"{p.next_code or '-'}\n"
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..core.study import export_study
+
+    written = export_study(args.study_dir, args.output, readers=_ids(args.readers or "") or None)
+    sys.stdout.write(
+        f"study exported to {args.output} ({', '.join(p.name for p in written.values())})\n"
+    )
+    return 0
+
+
+def _consensus(args: argparse.Namespace) -> int:
+    from ..core.adjudication.consensus import export_consensus
+
+    written = export_consensus(args.study_dir, args.output, args.adjudicator, partial=args.partial)
+    sys.stdout.write(
+        f"consensus exported to {args.output} ({', '.join(p.name for p in written.values())})\n"
+    )
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from ..core.agreement.matching import MIN_DICE
+    from ..core.agreement.report import format_ci, format_percent, write_report
+    from ..core.agreement.study_stats import compute_agreement
+    from ..core.study import MANIFEST_NAME, StudyError, load_study
+
+    folder = Path(args.study_dir)
+    if not (folder / MANIFEST_NAME).is_file():
+        what = "is not a study folder (no study.toml)" if folder.is_dir() else "does not exist"
+        raise StudyError(
+            f"study folder {folder} {what}; pass the folder holding study.toml "
+            "(the one given to 'napari-uspio study init')"
+        )
+    study = load_study(folder)
+    readers = _ids(args.readers or "") or None  # compute_agreement names unknown ones
+    if args.n_boot < 1:
+        raise StudyError(f"--n-boot must be at least 1, not {args.n_boot}")
+    min_dice = MIN_DICE if args.min_dice is None else args.min_dice
+    if not 0 < min_dice <= 1:
+        raise StudyError(f"--min-dice must be in (0, 1], not {min_dice}")
+
+    def progress(k: int, n: int, message: str = "") -> None:
+        sys.stderr.write(f"{message or f'case {k} of {n}'}\n")
+        sys.stderr.flush()
+
+    def report_progress(k: int, n: int, message: str) -> None:
+        sys.stderr.write(f"report {k} of {n}: {message}\n")
+        sys.stderr.flush()
+
+    start = time.perf_counter()
+    agreement = compute_agreement(
+        study,
+        readers=readers,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        min_dice=min_dice,
+        progress=progress,
+    )
+    title = f"Inter-reader agreement: {study.folder.name}"
+    computed = time.perf_counter()
+    paths = write_report(agreement, args.output, progress=report_progress, title=title)
+    sys.stdout.write(f"agreement report written to {paths['report']}\n")
+    sys.stdout.write(f"readers {', '.join(agreement.readers)}; tables in {args.output}\n")
+    for row in agreement.detection.itertuples(index=False):
+        sys.stdout.write(
+            f"  detection {row.readers}: F1 {format_ci(row.f1, row.f1_low, row.f1_high)}\n"
+        )
+    overall = agreement.kappa[agreement.kappa["readers"] == "all"]
+    if not len(overall):  # two readers: the pair is the overall agreement
+        overall = agreement.kappa.drop_duplicates("field")
+    for row in overall.itertuples(index=False):
+        kappa = format_ci(row.kappa, row.low, row.high)
+        sys.stdout.write(
+            f"  {row.field}: {row.statistic} kappa {kappa} on {row.n} lesions, "
+            f"{format_percent(row.percent_agreement)} agreement\n"
+        )
+    for row in agreement.patient[agreement.patient["measure"] == "lesion_count"].itertuples():
+        icc = format_ci(row.estimate, row.low, row.high)
+        sys.stdout.write(f"  lesion count per case: ICC(2,1) {icc} on {row.n} cases\n")
+    end = time.perf_counter()
+    sys.stderr.write(
+        f"done in {end - start:.1f} s (statistics {computed - start:.1f} s, "
+        f"report {end - computed:.1f} s)\n"
+    )
+    return 0
+
+
+def _guarded(run):
+    def wrapper(args: argparse.Namespace) -> int:
+        from ..core.study import StudyError
+
+        try:
+            return run(args)
+        except (StudyError, CaseError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
+
+    return wrapper
+
+
+def add_study_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``study`` and its subcommands (init ... consensus); return its parser."""
+    study = subparsers.add_parser("study", help="blinded multi-reader reading studies")
+    sub = study.add_subparsers(dest="study_command", required=True)
+
+    i = sub.add_parser("init", help="create a study from a folder of case folders")
+    i.add_argument("study_dir", type=Path, help="new (or empty) study folder")
+    i.add_argument("--cases", type=Path, required=True, help="folder whose subfolders are cases")
+    i.add_argument("--readers", required=True, help="reader ids, comma-separated: r1,r2,r3")
+    i.add_argument("--adjudicators", help="adjudicator ids, comma-separated")
+    i.add_argument("--seed", type=int, help="study seed (default: drawn and recorded)")
+    i.add_argument(
+        "--repeat-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of cases each reader reads twice (intra-reader agreement)",
+    )
+    i.add_argument("--shell-width-mm", type=float, default=3.0, help="NAWM shell width (mm)")
+    i.add_argument("--roles", help="image roles shown to readers, comma-separated (default: all)")
+    i.set_defaults(run=_guarded(_init))
+
+    s = sub.add_parser("status", help="progress per reader: cases done of N, time")
+    s.add_argument("study_dir", type=Path)
+    s.set_defaults(run=_guarded(_status))
+
+    e = sub.add_parser("export", help="tables, masks and provenance of every reading")
+    e.add_argument("study_dir", type=Path)
+    e.add_argument("-o", "--output", type=Path, required=True, help="export folder")
+    e.add_argument("--readers", help="only these readers, comma-separated (default: all)")
+    e.set_defaults(run=_guarded(_export))
+
+    a = sub.add_parser(
+        "agreement", help="inter-reader agreement: CSV tables and a self-contained HTML report"
+    )
+    a.add_argument("study_dir", type=Path)
+    a.add_argument("-o", "--output", type=Path, required=True, help="report folder")
+    a.add_argument("--readers", help="only these readers, comma-separated (default: all)")
+    a.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the 95 %% CIs")
+    a.add_argument(
+        "--min-dice", type=float, help="minimum Dice to match two lesions (default 0.1)"
+    )
+    a.add_argument("--seed", type=int, help="bootstrap seed (default: the study seed)")
+    a.set_defaults(run=_guarded(_agreement))
+
+    c = sub.add_parser("consensus", help="the adjudicated consensus: tables, masks, log")
+    c.add_argument("study_dir", type=Path)
+    c.add_argument("-o", "--output", type=Path, required=True, help="export folder")
+    c.add_argument("--adjudicator", help="adjudicator id (default: the study's only one)")
+    c.add_argument("--partial", action="store_true", help="export even with pending items")
+    c.set_defaults(run=_guarded(_consensus))
+    return study
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``study ...`` alone (``napari-uspio`` wires the same parser)."""
+    parser = argparse.ArgumentParser(prog="napari-uspio")
+    add_study_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,132 @@
+"""Opening NIfTI-1/2 files with every bad input named: the checks before the data.
+
+:func:`open_nifti` refuses what is not NIfTI (named ``.gz`` but not gzip, no
+NIfTI header inside, another image format), :func:`file_shape` what is not a
+3-D volume, :func:`check_size` a header claiming more data than the file holds
+(before anything is allocated), and :func:`finish_gzip` reads a gzip stream to
+its end so that a corrupt file fails its CRC check. Each error is a
+:class:`CaseError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+__all__ = ["CaseError", "check_size", "file_shape", "finish_gzip", "open_nifti"]
+
+
+class CaseError(ValueError):
+    """Bad input: the message names the file(s) and says how to fix it."""
+
+
+def open_nifti(path: Path) -> nib.Nifti1Image:
+    """Open a NIfTI-1/2 file; a ``.gz`` is decompressed whole so its CRC is checked."""
+    if not path.exists():
+        raise CaseError(f"{path}: file not found. Fix: check the path or the case folder.")
+    if path.is_dir():
+        raise CaseError(f"{path}: is a folder, not a NIfTI file. Fix: pick a .nii / .nii.gz file.")
+    try:
+        if path.name.lower().endswith(".gz"):
+            img = _from_gzip(path)
+        else:
+            img = nib.load(path)
+    except CaseError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CaseError(
+            f"{path}: truncated or corrupt gzip ({type(exc).__name__}: {exc}). "
+            "Fix: copy or re-export the file again."
+        ) from exc
+    except Exception as exc:  # nibabel raises many types for bad headers
+        raise CaseError(
+            f"{path}: not a readable NIfTI-1/2 file ({type(exc).__name__}: {exc}). "
+            "Fix: re-export the volume as .nii or .nii.gz."
+        ) from exc
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise CaseError(
+            f"{path}: is a {type(img).__name__}, not NIfTI. Fix: convert it to .nii.gz "
+            "(e.g. with dcm2niix or mri_convert)."
+        )
+    return img
+
+
+def _from_gzip(path: Path) -> nib.Nifti1Image:
+    """Open a ``.nii.gz`` on one streaming decompressor (see :func:`_finish_gzip`)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic != b"\x1f\x8b":
+        raise CaseError(
+            f"{path}: not a NIfTI file (named .gz but not gzip-compressed). "
+            "Fix: re-export the volume as .nii or .nii.gz."
+        )
+    stream = gzip.open(path, "rb")
+    sizes = {int.from_bytes(stream.read(4), order) for order in ("little", "big")}
+    stream.seek(0)
+    if not sizes & {348, 540}:
+        stream.close()
+        raise CaseError(
+            f"{path}: not a NIfTI-1/2 file (no NIfTI header inside the gzip). "
+            "Fix: re-export the volume as .nii or .nii.gz."
+        )
+    cls = nib.Nifti1Image if 348 in sizes else nib.Nifti2Image
+    holder = nib.FileHolder(filename=str(path), fileobj=stream)
+    return cls.from_file_map({"header": holder, "image": holder})
+
+
+def finish_gzip(img: nib.Nifti1Image) -> None:
+    """Read a gzip stream to its end, so a corrupt file fails its CRC check."""
+    stream = img.file_map["image"].fileobj
+    if isinstance(stream, gzip.GzipFile):
+        with stream:
+            while stream.read(1 << 20):
+                pass
+
+
+def check_size(img: nib.Nifti1Image, path: Path) -> None:
+    """Refuse headers that claim more data than the file holds (before allocating it)."""
+    header = img.header
+    n_bytes = int(np.prod(img.shape, dtype=object)) * header.get_data_dtype().itemsize
+    available = _stored_bytes(img, path) - int(header.get_data_offset())
+    if n_bytes > available:
+        raise CaseError(
+            f"{path}: the header claims shape {img.shape} ({n_bytes:,} bytes of data) but the "
+            f"file holds {max(available, 0):,}; the file is truncated or its header is corrupt "
+            "(dimension overflow). Fix: copy or re-export the file again."
+        )
+
+
+def _stored_bytes(img: nib.Nifti1Image, path: Path) -> int:
+    if isinstance(img.file_map["image"].fileobj, gzip.GzipFile):
+        return _gzip_size(path)
+    return path.stat().st_size
+
+
+def _gzip_size(path: Path) -> int:
+    """Uncompressed size from the gzip trailer (modulo 2**32, so a lower bound)."""
+    with open(path, "rb") as fh:
+        fh.seek(-4, 2)
+        isize = int.from_bytes(fh.read(4), "little")
+    compressed = path.stat().st_size
+    # ISIZE wraps at 4 GiB: add the wraps a file of this compressed size could hold
+    return isize + (2**32) * (compressed * 1032 // 2**32)
+
+
+def file_shape(img: nib.Nifti1Image, path: Path) -> tuple[int, int, int]:
+    """The 3-D shape of a volume (a trailing axis of length 1 dropped), else refused."""
+    shape = img.shape
+    if len(shape) == 4 and shape[3] == 1:
+        return shape[:3]
+    if len(shape) != 3:
+        raise CaseError(
+            f"{path}: has shape {shape}; a case needs 3-D volumes (a trailing axis of "
+            "length 1 is accepted). Fix: extract the one 3-D volume you want to read "
+            "(e.g. fslroi or nibabel's slicer)."
+        )
+    if min(shape) < 1:
+        raise CaseError(f"{path}: has an empty dimension {shape}. Fix: re-export the volume.")
+    return shape

@@ -1,0 +1,81 @@
+"""What a study store holds and returns, whatever its backend: records and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = [
+    "READER_ROLES",
+    "Adjudication",
+    "AuditEntry",
+    "CaseLockedError",
+    "CaseState",
+    "ReaderProgress",
+    "StudyError",
+    "utc_now",
+]
+
+#: Roles a person has in a study.
+READER_ROLES = ("reader", "adjudicator")
+
+
+class StudyError(Exception):
+    """A refused study operation; the message says why and how to fix it."""
+
+
+class CaseLockedError(StudyError):
+    """A write to a case the reader marked done (reopen it first)."""
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """Where a reader is with one case: ``new`` (never opened), ``open`` or ``done``."""
+
+    status: str
+    seconds_spent: float = 0.0
+    opened_at: str | None = None
+    done_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    """One line of a store's ``status()``: ``done`` of ``total`` readings, time in s."""
+
+    reader: str
+    role: str
+    done: int
+    total: int
+    seconds_spent: float
+    next_code: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what when (``ts``: UTC, ISO 8601)."""
+
+    ts: str
+    reader: str | None
+    action: str
+    case_code: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    """One decision of the adjudicator on one item of a case."""
+
+    adjudicator: str
+    case_code: str
+    item: int
+    decision: str  # "lesion" or "no lesion"
+    rationale: str
+    rating: dict  # the final rating (field -> value); empty for "no lesion"
+    letters: dict  # reader id -> letter shown (coordinator's eyes only)
+    disputed: str  # what was disputed, in words
+    decided_at: str
+
+
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 with microseconds (the store's timestamps)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")

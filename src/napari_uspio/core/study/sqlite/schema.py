@@ -1,0 +1,201 @@
+"""The SQLite file of a study: schema, migrations, connection and transactions.
+
+Only the modules of this package speak SQL. The schema version is
+``PRAGMA user_version``; :data:`MIGRATIONS` ``[i]`` takes a file from version
+``i`` to ``i + 1`` and every pending migration runs in one transaction with
+the version bump, so a failed migration leaves the file as it was. A file
+with a newer version than :data:`SCHEMA_VERSION` is refused untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..records import StudyError
+
+__all__ = ["MIGRATIONS", "RATING_COLUMNS_V1", "SCHEMA_VERSION", "STORE_NAME", "Database"]
+
+STORE_NAME = "study.sqlite"
+#: Rating columns of the ``ratings`` table in schema v1; a new rating field needs a migration.
+RATING_COLUMNS_V1 = (
+    "gd",
+    "uspio",
+    "qsm_rim",
+    "central_vein",
+    "overlap",
+    "black_hole",
+    "confidence",
+    "comment",
+)
+
+_CASE_FK = "FOREIGN KEY (reader, case_code) REFERENCES orders (reader, code)"
+_V1: tuple[str, ...] = (
+    """CREATE TABLE readers (
+        reader TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('reader', 'adjudicator')),
+        added_at TEXT NOT NULL)""",
+    """CREATE TABLE orders (
+        reader TEXT NOT NULL REFERENCES readers (reader),
+        position INTEGER NOT NULL,
+        case_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        repeat INTEGER NOT NULL,
+        PRIMARY KEY (reader, position),
+        UNIQUE (reader, code))""",
+    f"""CREATE TABLE snapshots (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL,
+        seq_upto INTEGER NOT NULL, shape TEXT NOT NULL, dtype TEXT NOT NULL,
+        data BLOB NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (reader, case_code), {_CASE_FK})""",
+    f"""CREATE TABLE strokes (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL, seq INTEGER NOT NULL,
+        n_voxels INTEGER NOT NULL, data BLOB NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (reader, case_code, seq), {_CASE_FK})""",
+    f"""CREATE TABLE ratings (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL, lesion INTEGER NOT NULL,
+        {", ".join(f"{c} TEXT" for c in RATING_COLUMNS_V1[:-1])},
+        comment TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (reader, case_code, lesion), {_CASE_FK})""",
+    f"""CREATE TABLE case_state (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'done')),
+        seconds_spent REAL NOT NULL DEFAULT 0,
+        opened_at TEXT, done_at TEXT,
+        PRIMARY KEY (reader, case_code), {_CASE_FK})""",
+    f"""CREATE TABLE lesion_time (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL, lesion INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        PRIMARY KEY (reader, case_code, lesion), {_CASE_FK})""",
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL, reader TEXT, action TEXT NOT NULL,
+        case_code TEXT, detail TEXT NOT NULL DEFAULT '')""",
+)
+#: Version 2: the adjudicator's decision on each disputed item (see :mod:`.decisions`).
+_V2: tuple[str, ...] = (
+    f"""CREATE TABLE adjudications (
+        reader TEXT NOT NULL, case_code TEXT NOT NULL, item INTEGER NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('lesion', 'no lesion')),
+        rationale TEXT NOT NULL, rating TEXT NOT NULL, letters TEXT NOT NULL,
+        disputed TEXT NOT NULL, decided_at TEXT NOT NULL,
+        PRIMARY KEY (reader, case_code, item), {_CASE_FK})""",
+)
+Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
+#: ``MIGRATIONS[i]``: SQL statements (or a callable given the connection) from version i to i+1.
+MIGRATIONS: list[Migration] = [_V1, _V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """One SQLite connection in WAL mode, migrated, with transaction helpers; thread-safe.
+
+    ``synchronous`` is ``FULL`` (fsync the WAL at every commit) or ``NORMAL``;
+    see *Durability* in :mod:`.store`.
+    """
+
+    def __init__(
+        self, path: Path, synchronous: str = "FULL", busy_timeout_s: float = 10.0
+    ) -> None:
+        if synchronous.upper() not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            mode = self.scalar("PRAGMA journal_mode = WAL")
+            if str(mode).lower() != "wal":
+                raise StudyError(f"{path}: could not switch the store to WAL mode (got {mode})")
+            self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StudyError(f"{path}: not a readable study store ({exc})") from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Database]:
+        """One write transaction (``BEGIN IMMEDIATE``), committed on exit, else rolled back."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[Database]:
+        """One consistent view (a WAL read transaction) across several queries."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self
+            finally:
+                self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, args: Sequence = ()) -> sqlite3.Cursor:
+        """Run one statement (inside :meth:`write` for writes)."""
+        with self._lock:
+            return self._conn.execute(sql, args)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
+        """Run one statement per row."""
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
+    def one(self, sql: str, args: Sequence = ()) -> tuple | None:
+        """The first row of a query, or None."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()
+
+    def all(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        """Every row of a query."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def scalar(self, sql: str, args: Sequence = ()):
+        """The first column of the first row of a query."""
+        row = self.one(sql, args)
+        return None if row is None else row[0]
+
+    def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
+        return int(self.scalar("PRAGMA user_version"))
+
+    def _migrate(self) -> None:
+        target = len(MIGRATIONS)
+        version = self.schema_version()
+        if version > target:
+            raise StudyError(
+                f"{self.path}: schema version {version} is newer than this napari-uspio "
+                f"understands ({target}). Fix: update napari-uspio; the file is left untouched."
+            )
+        if version == target:
+            return
+        with self.write():
+            version = self.schema_version()  # another process may have migrated meanwhile
+            for migration in MIGRATIONS[version:target]:
+                if callable(migration):
+                    migration(self._conn)
+                else:
+                    for statement in migration:
+                        self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {target}")
