@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything napari-uspio needs on a fresh Debian machine, then run it.
 #   scripts/dev.sh demo [--screenshot PNG]   napari with the sample case and widgets
-#   scripts/dev.sh test [pytest args]        the test suite, under Xvfb
+#   scripts/dev.sh test [pytest args]        style (ruff), layers (import-linter), then the
+#                                            test suite under Xvfb
 #   scripts/dev.sh bench [--quick]           the benchmarks
 # System libraries come from apt when run as root (or with passwordless sudo);
 # otherwise the script says what to install. Python packages go into ./.venv.
@@ -44,6 +45,12 @@ need_venv() {
   fi
 }
 
+lint() {  # style and layers: fails on a lint error, a format error or an import against the layers
+  .venv/bin/ruff check src tests benchmarks
+  .venv/bin/ruff format --check src tests benchmarks
+  .venv/bin/lint-imports
+}
+
 headless() {  # run "$@" under Xvfb unless a display exists
   if [ -n "${DISPLAY:-}" ]; then "$@"; else
     xvfb-run -a -s "-screen 0 1600x1000x24" "$@"; fi
@@ -52,7 +59,8 @@ headless() {  # run "$@" under Xvfb unless a display exists
 cmd=${1:-}; shift || true
 case "$cmd" in
   demo) need_system; need_venv; exec .venv/bin/napari-uspio demo "$@" ;;
-  test) need_system; need_venv; headless .venv/bin/python -m pytest "$@" ;;
+  test) need_system; need_venv; lint; headless .venv/bin/python -m pytest "$@" ;;
+  lint) need_venv; lint ;;
   bench) need_system; need_venv; exec .venv/bin/python benchmarks/run_all.py "$@" ;;
-  *) echo "usage: scripts/dev.sh demo|test|bench [args]" >&2; exit 2 ;;
+  *) echo "usage: scripts/dev.sh demo|test|lint|bench [args]" >&2; exit 2 ;;
 esac

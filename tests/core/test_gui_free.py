@@ -1,4 +1,4 @@
-"""The computing core runs in a plain Python process: no Qt, no napari."""
+"""The core, the phantom and the test scaffolding run in a plain process: no Qt, no napari."""
 
 from __future__ import annotations
 
@@ -7,11 +7,22 @@ import subprocess
 import sys
 
 import napari_uspio.core as core
+import napari_uspio.phantom as phantom
+import napari_uspio.testing as testing
+
+
+def _modules(package) -> list[str]:
+    """Every module of a package, at any depth (``walk_packages`` imports the packages)."""
+    found = [package.__name__]
+    found += [m.name for m in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
+    return found
 
 
 def test_core_imports_no_gui():
-    modules = [f"napari_uspio.core.{m.name}" for m in pkgutil.iter_modules(core.__path__)]
-    assert "napari_uspio.core.case" in modules and len(modules) >= 6
+    modules = [m for p in (core, phantom, testing) for m in _modules(p)]
+    assert "napari_uspio.core.case" in modules
+    assert "napari_uspio.core.study.sqlite.store" in modules  # subpackages are walked
+    assert "napari_uspio.core.adjudication.consensus" in modules and len(modules) >= 40
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"

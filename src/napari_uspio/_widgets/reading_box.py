@@ -86,7 +86,8 @@ class ReadingBox(QGroupBox):
         except (OSError, ValueError) as exc:
             self._say(f"Not exported: {exc}", error=True)
             return
-        self._say(f"Exported {len(binding.model.ids)} lesions to {written.paths['lesions'].parent}.")
+        folder = written.paths["lesions"].parent
+        self._say(f"Exported {len(binding.model.ids)} lesions to {folder}.")
 
     def reopen(self) -> None:
         """Load a saved label map and ratings into the bound layer, to continue."""
