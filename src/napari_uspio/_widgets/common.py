@@ -1,11 +1,21 @@
-"""What every dock widget does alike: choosing a folder, reporting a refused action."""
+"""What every dock widget does alike.
+
+Choosing a folder, reporting a refused action, and running long work on a worker
+thread with a progress bar.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from napari.qt.threading import FunctionWorker, create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QFileDialog, QLabel, QLineEdit, QWidget
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import QFileDialog, QLabel, QLineEdit, QProgressBar, QWidget
+
+#: ``progress(k, n, message)``: step k of n is starting (the core's progress callbacks).
+Progress = Callable[[int, int, str], None]
 
 
 def browse_folder(parent: QWidget, line_edit: QLineEdit, title: str) -> None:
@@ -15,15 +25,63 @@ def browse_folder(parent: QWidget, line_edit: QLineEdit, title: str) -> None:
         line_edit.setText(chosen)
 
 
+def report_refusal(label: QLabel, exc: Exception) -> None:
+    """Show a refused action in ``label`` ("Not done: ...") and as a napari error notification."""
+    label.setText(f"Not done: {exc}")
+    show_error(str(exc))
+
+
 def run_reported(label: QLabel, action: Callable, errors: tuple[type[Exception], ...]):
     """Run ``action``; ``(True, result)``, or ``(False, None)`` after showing the refusal.
 
-    A refusal (one of ``errors``) is shown in ``label`` ("Not done: ...") and as a
-    napari error notification, never as a traceback.
+    A refusal (one of ``errors``) is shown by :func:`report_refusal`, never as a traceback.
     """
     try:
         return True, action()
     except errors as exc:
-        label.setText(f"Not done: {exc}")
-        show_error(str(exc))
+        report_refusal(label, exc)
         return False, None
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the GUI thread (a queued signal)."""
+
+    moved = Signal(int, int, str)
+
+
+def show_progress(bar: QProgressBar, k: int, n: int, message: str = "") -> None:
+    """Show step ``k`` of ``n`` in a progress bar, with the message as its text."""
+    bar.setRange(0, max(n, 1))
+    bar.setValue(min(k, max(n, 1)))
+    bar.setFormat(message or f"{k} of {n}")
+
+
+def run_in_background(
+    job: Callable[[Progress], Any],
+    *,
+    bar: QProgressBar,
+    done: Callable[[Any], None],
+    refused: Callable[[Exception], None],
+    errors: tuple[type[Exception], ...],
+) -> FunctionWorker:
+    """Run ``job(progress)`` on a worker thread; the viewer stays responsive meanwhile.
+
+    ``progress(k, n, message)``, called by the job on its thread, moves ``bar`` on
+    the GUI thread. ``done(result)`` runs on the GUI thread once the job returns;
+    ``refused(exc)`` when it raises one of ``errors`` (a bad input the user can
+    fix); any other exception is raised on the GUI thread (napari shows it).
+    """
+    relay = _Relay()
+    relay.moved.connect(lambda k, n, message: show_progress(bar, k, n, message))
+
+    def failed(exc: Exception) -> None:
+        if not isinstance(exc, errors):
+            raise exc
+        refused(exc)
+
+    connect = {"returned": done, "errored": failed}
+    worker = create_worker(job, relay.moved.emit, _start_thread=False, _connect=connect)
+    worker.finished.connect(relay.deleteLater)
+    worker._relay = relay  # kept alive as long as the worker
+    worker.start()
+    return worker
