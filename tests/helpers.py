@@ -71,3 +71,27 @@ def ui_strings(viewer, dock_widget, first_note: int = 0) -> list[str]:
                 ]
     out += [str(n.message) for n in notification_manager.records[first_note:]]
     return out
+
+
+def ratings_markdown() -> str:
+    """The README's table of rating fields, rendered from the field spec."""
+    from napari_uspio.core import fields
+
+    lines = ["| rating | column | values (key) | read on |", "|---|---|---|---|"]
+    for field in fields.RATINGS:
+        values = ", ".join(f"{c.shown} ({c.key})" for c in field.choices)
+        read_on = f"`{field.read_on}`" if field.read_on else ""
+        lines.append(f"| {field.title} | `{field.name}` | {values} | {read_on} |")
+    return "\n".join(lines)
+
+
+def lesion_columns_markdown() -> str:
+    """The README's table of the lesion table's columns, rendered from the field spec."""
+    from napari_uspio.core import fields
+    from napari_uspio.core.lesions.stats import MAP_ROLES, columns_for
+
+    lines = ["| column | unit | decimals | definition |", "|---|---|---|---|"]
+    for name in ("lesion", *columns_for(set(MAP_ROLES))):
+        column = fields.column(name)
+        lines.append(f"| `{name}` | {column.unit} | {column.decimals} | {column.description} |")
+    return "\n".join(lines)

@@ -274,29 +274,34 @@ class Column:
         return f"{text} {self.unit}" if self.unit and self.unit != "fraction" else text
 
 
-_ENH = "100 x ((post lesion / post shell) / (pre lesion / pre shell) - 1) on the {} T1 pair"
+_ENH = (
+    "`100 * ((post_lesion / post_shell) / (pre_lesion / pre_shell) - 1)` on `t1_pre_{0}` / "
+    "`t1_post_{0}`"
+)
 #: Every column the lesion table, the patient summary and the exports may hold.
 COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("case", "", "case id (or the code shown to the reader)"),
     Column("reader", "", "reader id"),
-    Column("lesion", "", "lesion id: label value > 0", decimals=0),
+    Column("lesion", "", "label id > 0 (the DataFrame index; `index` in `layer.features`)", 0),
     Column("voxels", "", "voxels holding the id", decimals=0),
     Column("volume_mm3", "mm³", "voxels x voxel volume", 0, "volume"),
-    Column("x_mm", "mm", "centroid, RAS+ world (mean voxel index through the true affine)", 1),
-    Column("y_mm", "mm", "centroid, RAS+ world", 1),
-    Column("z_mm", "mm", "centroid, RAS+ world", 1),
-    Column("mtr_mean", "fraction", "mean MTR = (M0 - Mmt) / M0 over the lesion", 3, "MTR"),
+    Column("x_mm", "mm", "centroid in world RAS+ mm (mean voxel index through the true affine, "
+           "exact for oblique cases)", 1),
+    Column("y_mm", "mm", "the same, y (anterior)", 1),
+    Column("z_mm", "mm", "the same, z (superior)", 1),
+    Column("mtr_mean", "fraction", "mean MTR over the lesion, MTR = (M0 - Mmt) / M0", 3, "MTR"),
     Column("mtr_sd", "fraction", "sample SD (ddof 1) of MTR over the lesion", 3),
     Column("qsm_mean_ppb", "ppb", "mean susceptibility over the lesion", 1),
     Column("qsm_nawm_ppb", "ppb", "mean susceptibility over the lesion's NAWM shell", 1),
-    Column("qsm_rel_ppb", "ppb", "qsm_mean_ppb - qsm_nawm_ppb (lesion minus NAWM shell)", 1,
+    Column("qsm_rel_ppb", "ppb", "`qsm_mean_ppb - qsm_nawm_ppb` (the number seed 004 reports)", 1,
            "QSM vs NAWM", True),
-    Column("qsm_rim_ppb", "ppb", "mean over the lesion's edge voxels minus mean over its core",
-           1, "QSM edge − core", True),
-    Column("uspio_enh_pct", "%", _ENH.format("USPIO"), 0, "USPIO enh.", True),
-    Column("gd_enh_pct", "%", _ENH.format("Gd"), 0, "Gd enh.", True),
+    Column("qsm_rim_ppb", "ppb",
+           "mean over the lesion's edge voxels minus mean over its core voxels", 1,
+           "QSM edge − core", True),
+    Column("uspio_enh_pct", "%", _ENH.format("uspio"), 0, "USPIO enh.", True),
+    Column("gd_enh_pct", "%", _ENH.format("gd"), 0, "Gd enh.", True),
     Column("r2star_mean", "s⁻¹", "mean R2* over the lesion", 1),
-    Column("dr2star_mean", "s⁻¹", "mean of dr2star = r2star_post - r2star over the lesion", 1,
+    Column("dr2star_mean", "s⁻¹", "mean of `dr2star = r2star_post - r2star` over the lesion", 1,
            "ΔR2*", True),
     Column("rated", "", "every required rating is set (True / False)"),
     Column("group", "", "patient group UEL / GEL / NEL; empty while unrated lesions could "
