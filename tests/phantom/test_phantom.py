@@ -20,8 +20,9 @@ SEED = 0
 
 
 @pytest.fixture(scope="module")
-def case_dir(tmp_path_factory):
-    return make_phantom(tmp_path_factory.mktemp("phantom") / "case", seed=SEED, followup=True)
+def case_dir(phantom_dir):
+    """The session's default phantom (seed 0, with its follow-up visit)."""
+    return phantom_dir
 
 
 def _load(folder, role, session=1):

@@ -40,7 +40,6 @@ from napari_uspio.core.fields import RATINGS
 from napari_uspio.core.ratings import Rating, Ratings
 from napari_uspio.core.study.manifest import Reader, Study
 from napari_uspio.core.study.records import CaseLockedError, StudyError
-from napari_uspio.phantom import make_phantom
 from napari_uspio.testing.simulate import SimulatedReader, simulate_study
 
 CASES = ("sub-01", "sub-02", "sub-03")
@@ -62,12 +61,9 @@ def _simulate(folder: Path, cases_dir: Path, n_cases: int, readers=None) -> Stud
 
 
 @pytest.fixture(scope="module")
-def cases_dir(tmp_path_factory) -> Path:
+def cases_dir(phantom_cases) -> Path:
     """Three phantoms of 8 lesions as simulate_study names them (it reuses them)."""
-    folder = tmp_path_factory.mktemp("cases")
-    for k, case_id in enumerate(CASES, start=1):
-        make_phantom(folder / case_id, seed=k, shape_xyz=(64, 64, 12), n_lesions=8)
-    return folder
+    return phantom_cases(len(CASES), (64, 64, 12), 8)
 
 
 @pytest.fixture(scope="module")

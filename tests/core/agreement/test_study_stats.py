@@ -154,11 +154,11 @@ def group(reading: dict) -> str:
 
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def study(tmp_path_factory, phantom_cases):
     base = tmp_path_factory.mktemp("study_agreement")
     return simulate_study(
         base / "study",
-        base / "cases",
+        phantom_cases(len(CASES), SHAPE, N_LESIONS),
         len(CASES),
         READERS,
         seed=3,
@@ -414,7 +414,7 @@ def test_progress(study):
 
 # ------------------------------------------------------------------ degenerate studies
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
+def small(tmp_path_factory, phantom_cases):
     """One case: r1 and r2 paint lesions 5 and 6 only (Gd and USPIO none), r3 lesions
     1 and 2 only (no overlap with r1, r2), r4 never marks a reading done.
     """
@@ -424,9 +424,8 @@ def small(tmp_path_factory):
             (("r1", {5, 6}), ("r2", {5, 6}), ("r3", {1, 2}))}  # fmt: skip
     readers = [SimulatedReader(r, misses=m) for r, m in only.items()]
     readers.append(SimulatedReader("r4", done=False))
-    return simulate_study(
-        base / "study", base / "cases", 1, readers, shape_xyz=SHAPE, n_lesions=N_LESIONS
-    )
+    cases = phantom_cases(1, SHAPE, N_LESIONS)
+    return simulate_study(base / "study", cases, 1, readers, shape_xyz=SHAPE, n_lesions=N_LESIONS)
 
 
 def test_reader_without_done_reading_is_left_out(small):

@@ -394,13 +394,8 @@ def test_seed_is_drawn_and_recorded(tmp_path, fake_cases):
 
 # ------------------------------------------------------------------ CLI and export on phantoms
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    from napari_uspio import make_phantom
-
-    root = tmp_path_factory.mktemp("cohort")
-    for seed in (1, 2, 3):
-        make_phantom(root / f"sub-{seed:02d}", seed=seed, shape_xyz=(64, 64, 12), n_lesions=5)
-    return root
+def cohort(phantom_cases):
+    return phantom_cases(3, (64, 64, 12), 5)
 
 
 def test_cli_init_status_export(cohort, tmp_path, capsys):
