@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-#: How long the headless demo lets Qt draw before the screenshot (ms).
+#: How long the headless demo lets Qt draw, once the case is shown, before the screenshot (ms).
 SETTLE_MS = 1500
 
 
-def open_demo_viewer():
-    """Open a viewer with the sample case opened through the Case widget.
+def open_demo_viewer(ready: Callable[[], None] | None = None):
+    """Open a viewer and the sample case through the Case widget (on its worker).
 
-    The ``lesions`` layer starts from the phantom's ground truth, so the Lesions
-    table has rows to show; *File > Open Sample* gives the unread case.
+    Once the case is shown, the ``lesions`` layer is set to the phantom's ground
+    truth, so the Lesions table has rows to show (*File > Open Sample* gives the
+    unread case), and ``ready()`` is called.
     """
     import napari
 
@@ -27,14 +29,20 @@ def open_demo_viewer():
         "napari-uspio", "Lesions", tabify=True
     )
     viewer.window.add_plugin_dock_widget("napari-uspio", "Ratings", tabify=True)
+
+    def shown(_case) -> None:
+        viewer.reset_view()
+        truth = sample_case_dir() / "truth" / "lesions_truth.nii.gz"
+        if truth.exists():
+            viewer.layers["lesions"].data = LabelMap.from_file(truth, "lesions").data
+        lesions_widget.select_lesion(int(lesions_widget.binding.model.table().index[0]))
+        lesions_widget.shell_check.setChecked(True)
+        lesions_dock.raise_()  # the Lesions tab in front; Case and Ratings are beside it
+        if ready is not None:
+            ready()
+
+    case_widget.opened.connect(shown)
     case_widget.open_sample()
-    viewer.reset_view()
-    truth = sample_case_dir() / "truth" / "lesions_truth.nii.gz"
-    if truth.exists():
-        viewer.layers["lesions"].data = LabelMap.from_file(truth, "lesions").data
-    lesions_widget.select_lesion(int(lesions_widget.binding.model.table().index[0]))
-    lesions_widget.shell_check.setChecked(True)
-    lesions_dock.raise_()  # the Lesions tab in front; Case and Ratings are beside it
     return viewer
 
 
@@ -43,16 +51,17 @@ def run_demo(screenshot: Path | None = None) -> int:
     import napari
     from qtpy.QtCore import QTimer
 
-    viewer = open_demo_viewer()
     if screenshot is None:
+        open_demo_viewer()
         napari.run()
         return 0
+    viewer = None
 
     def _shoot():
         viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
         sys.stdout.write(f"demo screenshot saved to {Path(screenshot).resolve()}\n")
         viewer.close()
 
-    QTimer.singleShot(SETTLE_MS, _shoot)
+    viewer = open_demo_viewer(ready=lambda: QTimer.singleShot(SETTLE_MS, _shoot))
     napari.run()
     return 0

@@ -68,8 +68,14 @@ def _open(make_napari_viewer, qtbot, study_dir, who=ADJ, show=True):
     viewer.window.add_dock_widget(widget, name="Adjudication", area="right")
     qtbot.keyClicks(widget.study, str(study_dir))
     qtbot.keyClicks(widget.adjudicator, who)
-    _click(qtbot, widget, "Sign in")
+    _sign_in(qtbot, widget)
     return viewer, widget
+
+
+def _sign_in(qtbot, widget) -> None:
+    """Click Sign in and wait for the queue built on the worker thread (or the refusal)."""
+    _click(qtbot, widget, "Sign in")
+    qtbot.waitUntil(widget.sign_in_button.isEnabled, timeout=60000)
 
 
 def _button(widget: QWidget, text: str) -> QPushButton:
@@ -205,12 +211,12 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     _set_final(widget, "gd", "none")  # overlap >80% needs Gd enhancing
     assert widget.state.text().startswith("Not done:") and "overlap" in widget.state.text()
     assert _final(widget, "gd").currentData() == "shell"
-    assert session.final_rating().gd == "shell"
+    assert session.desk.final_rating().gd == "shell"
 
     _set_final(widget, "uspio", "ring")
     _set_final(widget, "qsm_rim", "present")
     _set_final(widget, "confidence", "medium")
-    rating = session.final_rating()
+    rating = session.desk.final_rating()
     assert (rating.uspio, rating.qsm_rim, rating.confidence) == ("ring", "present", "medium")
     assert store.ratings(ADJ, code1)[1]["uspio"] == "ring"  # autosaved at once
 
@@ -253,7 +259,7 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     assert (consensus.data == 1).sum() > 0  # the other items are untouched
     # the reader's rating fills what was unset (confidence here)
     assert _final(widget, "confidence").currentData() == "high"
-    assert session.final_rating().complete
+    assert session.desk.final_rating().complete
     strings += ui_strings(viewer, widget, first_note)  # item 5
     rationale5 = "Small T2 lesion clearly present on FLAIR; a reader missed it."
     _type_rationale(qtbot, widget, rationale5)
@@ -396,7 +402,7 @@ def test_sign_in_refuses_a_reader_and_a_wrong_folder(make_napari_viewer, qtbot, 
     qtbot.keyClicks(widget.study, str(wrong))
     widget.adjudicator.clear()
     qtbot.keyClicks(widget.adjudicator, ADJ)
-    _click(qtbot, widget, "Sign in")
+    _sign_in(qtbot, widget)
     assert widget.session is None
     assert widget.state.text().startswith("Not done:")
     assert f"{wrong} is not a study folder" in widget.state.text()
@@ -405,7 +411,7 @@ def test_sign_in_refuses_a_reader_and_a_wrong_folder(make_napari_viewer, qtbot, 
     cases = study_dir.parent / "cases"
     widget.study.clear()
     qtbot.keyClicks(widget.study, str(cases))
-    _click(qtbot, widget, "Sign in")
+    _sign_in(qtbot, widget)
     assert widget.session is None and f"{cases} is not a study folder" in widget.state.text()
 
     # an id that is neither: refused; then the right one works in the same widget
@@ -413,11 +419,11 @@ def test_sign_in_refuses_a_reader_and_a_wrong_folder(make_napari_viewer, qtbot, 
     qtbot.keyClicks(widget.study, str(study_dir))
     widget.adjudicator.clear()
     qtbot.keyClicks(widget.adjudicator, "nobody")
-    _click(qtbot, widget, "Sign in")
+    _sign_in(qtbot, widget)
     assert widget.session is None and "no reader 'nobody'" in widget.state.text()
     widget.adjudicator.clear()
     qtbot.keyClicks(widget.adjudicator, ADJ)
-    _click(qtbot, widget, "Sign in")
+    _sign_in(qtbot, widget)
     assert widget.session is not None and widget.queue.rowCount() == 3
     assert "consensus" in viewer.layers
 
@@ -433,7 +439,7 @@ def test_signing_in_twice_keeps_one_set_of_layers(make_napari_viewer, qtbot, fla
     viewer, widget = _open(make_napari_viewer, qtbot, flair_study, show=False)
     names = [layer.name for layer in viewer.layers]
     first = widget.session
-    _click(qtbot, widget, "Sign in")  # clicked again: "did it work?"
+    _sign_in(qtbot, widget)  # clicked again: "did it work?"
     assert widget.session is not first and widget.session.item.item == 1
     # the old session is signed out: its layers gone, its autosave disconnected
     assert [layer.name for layer in viewer.layers] == names
@@ -450,7 +456,7 @@ def test_an_item_whose_case_is_no_longer_ready_says_so(make_napari_viewer, qtbot
     assert widget.session.item.item == 1 and "item 1" in widget.item_label.text()
     assert "no longer ready" in widget.state.text()
     # and the queue is recomputed: only the ready case's items are offered
-    assert [row[0] for row in _queue(widget)] == [widget.session.cases[0].code] * 2
+    assert [row[0] for row in _queue(widget)] == [widget.session.desk.cases[0].code] * 2
 
 
 def test_editing_a_decided_item_keeps_export_and_log_consistent(

@@ -37,9 +37,15 @@ def widget(make_napari_viewer, qtbot):
     return viewer, w
 
 
+def _loaded(w, qtbot):
+    """Wait for the case being loaded on the worker thread (shown, or refused)."""
+    qtbot.waitUntil(lambda: not w.busy, timeout=20000)
+
+
 def _click_open_folder(w, qtbot, folder):
     w.folder.edit.setText(str(folder))
     qtbot.mouseClick(w.open_folder_button, Qt.MouseButton.LeftButton)
+    _loaded(w, qtbot)
 
 
 def test_open_folder_places_every_layer_in_nifti_mm(widget, qtbot, tmp_path):
@@ -108,6 +114,7 @@ def test_open_one_file_per_role(widget, qtbot, tmp_path):
     w.role_edits["qsm"].edit.setText(str(folder / "sub-01_Chimap.nii.gz"))
     w.role_edits["t1_post_uspio"].edit.setText(str(folder / "sub-01_FLAIR.nii.gz"))
     w.open_files()
+    _loaded(w, qtbot)
     assert [layer.name for layer in viewer.layers] == ["qsm", "t1_post_uspio", "lesions"]
     assert w.case.path("t1_post_uspio").name == "sub-01_FLAIR.nii.gz"
 

@@ -21,8 +21,9 @@ from qtpy.QtCore import Qt
 
 from napari_uspio import load_case, make_phantom
 from napari_uspio._napari.bindings import binding_for
+from napari_uspio._napari.overlays import SHELL_LAYER
 from napari_uspio._napari.viewer import add_case
-from napari_uspio._widgets.lesions_widget import SHELL_LAYER, LesionsWidget
+from napari_uspio._widgets.lesions_widget import LesionsWidget
 from napari_uspio.core.case import find_case_files
 
 SHAPE_XYZ = (96, 96, 20)

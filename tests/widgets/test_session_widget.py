@@ -103,6 +103,7 @@ def test_coordinator_creates_a_study_from_the_gui(make_napari_viewer, study_dir,
 
 def test_study_shows_only_its_roles(make_napari_viewer, study_dir, tmp_path):
     from napari_uspio._napari.reading_session import ReadingSession
+    from napari_uspio.core.study.session import StudySession
 
     init_study(
         tmp_path / "s",
@@ -112,7 +113,7 @@ def test_study_shows_only_its_roles(make_napari_viewer, study_dir, tmp_path):
         shown_roles=("flair", "m0", "mmt"),
     )
     viewer = make_napari_viewer()
-    session = ReadingSession(tmp_path / "s", "ra")
+    session = ReadingSession(StudySession(tmp_path / "s", "ra"))
     session.open_next(viewer)
     assert [layer.name for layer in viewer.layers] == [
         "flair",

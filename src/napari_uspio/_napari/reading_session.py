@@ -1,133 +1,124 @@
-"""A reader's blinded session in a viewer: next case by code, autosave, time, done.
+"""A reader's blinded session in a viewer: the open reading's layers, bound and autosaved.
+
+The session itself (order, store, autosave, time, done) is the GUI-free
+:class:`~napari_uspio.core.study.session.StudySession`; this adapter shows its
+open reading: layers by role on the case grid, the lesions layer bound to the
+reading's model and ratings (so the autosave journals every edit), the case
+code as window title, the radiological view.
 
 Blinding: the viewer shows only the case code (window title), layers named by
 role, and no file path, folder name, header text or loading warning that could
-name a subject. Everything the reader does is journaled by :class:`Autosave`.
+name a subject.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 from napari.layers import Layer
 
-from ..core.case import load_case
-from ..core.ratings import Ratings
-from ..core.roles import DERIVED
 from ..core.study.autosave import Autosave
-from ..core.study.manifest import load_study
 from ..core.study.order import OrderEntry
+from ..core.study.session import Reading, StudySession
+from ..core.study.store import StudyStore
+from .binding import LabelsBinding
 from .bindings import bind
 from .layers import case_layers
 from .viewer import set_radiological_view
 
-LABEL_DTYPE = np.uint16
+TITLE = "napari-uspio — reading session"
 
 
 class ReadingSession:
-    """One reader signed in to a study, reading their cases in their own order."""
+    """Show the readings of a :class:`StudySession` in a viewer, one at a time."""
 
-    def __init__(self, study_dir: str | Path, reader: str):
-        self.study = load_study(study_dir)
-        self.study.reader(reader)  # refuses an unknown reader, naming the known ones
-        self.reader = reader
-        self.store = self.study.open_store()
-        self.entry: OrderEntry | None = None
+    def __init__(self, core: StudySession):
+        self.core = core
         self.layers: list[Layer] = []
-        self.binding = None
-        self.autosave: Autosave | None = None
+        self.binding: LabelsBinding | None = None
 
     @property
-    def progress(self) -> tuple[int, int]:
-        """``(k, n)``: the reader is on reading k of n (k = done + 1 while reading)."""
-        mine = next(p for p in self.store.status() if p.reader == self.reader)
-        return min(mine.done + (self.entry is not None), mine.total), mine.total
+    def reader(self) -> str:
+        """The reader signed in."""
+        return self.core.reader
+
+    @property
+    def store(self) -> StudyStore:
+        """The study's store."""
+        return self.core.store
+
+    @property
+    def entry(self) -> OrderEntry | None:
+        """The order entry of the reading shown (None: none)."""
+        return self.core.entry
+
+    @property
+    def autosave(self) -> Autosave | None:
+        """The journal of the reading shown (None: none)."""
+        return self.core.autosave
 
     def open_next(self, viewer) -> OrderEntry | None:
-        """Close the current case and open the reader's next one (None: all done)."""
-        entry = self.store.next_case(self.reader)
-        self.close_case(viewer)
-        if entry is not None:
-            self.open(viewer, entry)
+        """Show the reader's next reading, closing the one shown (None: all done)."""
+        entry = self.core.next_entry()
+        if entry is None:
+            self.close_case(viewer)
+        else:
+            self.show(viewer, self.core.open(entry))
         return entry
 
-    def open(self, viewer, entry: OrderEntry) -> None:
-        """Open one reading: layers by role, the reader's saved mask and ratings."""
-        case = load_case(self.study.case_folder(entry.case_id))
-        self.store.open_case(self.reader, entry.code)
-        labels = self.store.labels(self.reader, entry.code, case.grid.shape, LABEL_DTYPE)
-        ratings = Ratings(
-            {
-                lesion: fields
-                for lesion, fields in self.store.ratings(self.reader, entry.code).items()
-            }
-        )
+    def mark_done(self, viewer) -> OrderEntry | None:
+        """Lock the reading shown as read and show the next one."""
+        self.core.mark_done()
+        return self.open_next(viewer)
+
+    def reopen(self, viewer, code: str, reason: str) -> None:
+        """Reopen a done reading (audited with its reason) and show it."""
+        self.show(viewer, self.core.open(self.core.reopen(code, reason)))
+
+    def add_time(self, seconds: float) -> None:
+        """Count reading time on the reading shown and on its selected lesion."""
+        lesion = None if self.binding is None else int(self.binding.layer.selected_label)
+        self.core.add_time(seconds, lesion)
+
+    def show(self, viewer, reading: Reading) -> None:
+        """Replace the layers shown by the reading's: its case by role, its lesions bound."""
+        self.remove_layers(viewer)
         self.layers = []
-        for data, kwargs, kind in case_layers(case):
-            if not self._shown(kwargs["name"]):
+        for data, kwargs, kind in case_layers(reading.case):
+            if not self.core.shows(kwargs["name"]):
                 continue
             if kwargs["name"] == "lesions":
-                data = labels
-            kwargs["metadata"] = {**kwargs["metadata"], "study_code": entry.code}
+                data = reading.labels
+            kwargs["metadata"] = {**kwargs["metadata"], "study_code": reading.entry.code}
             self.layers.append(Layer.create(data, kwargs, kind))
         # bound before it is shown, so the widgets find it bound when it is inserted
-        self.binding = bind(self.layers[-1], case, self.study.shell_width_mm, ratings)
+        self.binding = bind(
+            self.layers[-1],
+            reading.case,
+            reading.model.shell_width_mm,
+            reading.ratings,
+            model=reading.model,
+        )
         for layer in self.layers:
             viewer.add_layer(layer)
-        self.autosave = Autosave(self.store, self.reader, entry.code, self.binding.model, ratings)
-        self.entry = entry
-        viewer.title = f"napari-uspio — case {entry.code}"
+        viewer.title = f"napari-uspio — case {reading.entry.code}"
         set_radiological_view(viewer)
         viewer.reset_view()
 
-    def _shown(self, name: str) -> bool:
-        """Whether the study shows a layer: its role, or the roles a derived map needs."""
-        shown = self.study.shown_roles
-        if not shown or name in ("lesions", "wm_mask") or name in shown:
-            return True
-        return name in DERIVED and all(role in shown for role in DERIVED[name][0])
-
     def close_case(self, viewer) -> None:
-        """Stop autosaving and remove the case's layers (everything is already saved)."""
-        if self.autosave is not None:
-            if self.store.case_state(self.reader, self.entry.code).status != "done":
-                self.autosave.compact()
-            self.autosave.disconnect()
+        """Close the reading (everything is saved already) and remove its layers."""
+        self.core.close_reading()
+        self.remove_layers(viewer)
+
+    def remove_layers(self, viewer) -> None:
+        """Unbind and remove the layers shown."""
+        if self.binding is not None:
             self.binding.disconnect()
         for layer in self.layers:
             if layer in viewer.layers:
                 viewer.layers.remove(layer)
-        self.layers, self.binding, self.autosave, self.entry = [], None, None, None
-        viewer.title = "napari-uspio — reading session"
+        self.layers, self.binding = [], None
+        viewer.title = TITLE
 
-    def add_time(self, seconds: float) -> None:
-        """Count reading time on the open case and on its selected lesion."""
-        if self.entry is None:
-            return
-        self.store.add_time(self.reader, self.entry.code, seconds)
-        lesion = int(self.binding.layer.selected_label)
-        if lesion in self.binding.model.table().index:
-            self.store.add_time(self.reader, self.entry.code, seconds, lesion=lesion)
-
-    def mark_done(self, viewer) -> OrderEntry | None:
-        """Lock the open case as read and open the next one."""
-        if self.entry is not None:
-            self.autosave.compact()  # a done case is locked, compaction too
-            self.store.mark_done(self.reader, self.entry.code)
-        return self.open_next(viewer)
-
-    def done_codes(self) -> list[str]:
-        """Codes of the reader's cases marked done (for an explicit reopen)."""
-        return [
-            e.code
-            for e in self.store.order(self.reader)
-            if self.store.case_state(self.reader, e.code).status == "done"
-        ]
-
-    def reopen(self, viewer, code: str, reason: str) -> None:
-        """Reopen a done case (audited with its reason) and show it."""
-        self.store.reopen(self.reader, code, reason)
-        entry = next(e for e in self.store.order(self.reader) if e.code == code)
-        self.close_case(viewer)
-        self.open(viewer, entry)
+    def sign_out(self, viewer) -> None:
+        """Close the reading shown and the store."""
+        self.remove_layers(viewer)
+        self.core.close()

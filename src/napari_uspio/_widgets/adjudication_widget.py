@@ -12,6 +12,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -21,11 +22,14 @@ from qtpy.QtWidgets import (
 
 from .._napari.adjudication_session import AdjudicationSession
 from ..core import fields as spec
+from ..core.adjudication.desk import AdjudicationDesk
 from ..core.ratings import RatingError
 from ..core.study.records import StudyError
-from .common import browse_folder, run_reported
+from .common import Progress, browse_folder, report_refusal, run_in_background, run_reported
 
 QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
+#: What the adjudicator may fix: shown as "Not done: ...", never as a traceback.
+REFUSALS = (StudyError, RatingError, ValueError, OSError)
 
 
 def _shown(field: str, value: str | None) -> str:
@@ -50,17 +54,20 @@ class AdjudicationWidget(QWidget):
         browse.clicked.connect(self._browse)
         self.adjudicator = QLineEdit()
         self.adjudicator.setPlaceholderText("your adjudicator id")
-        sign_in = QPushButton("Sign in")
-        sign_in.clicked.connect(self.sign_in)
+        self.sign_in_button = QPushButton("Sign in")
+        self.sign_in_button.clicked.connect(self.sign_in)
         grid = QGridLayout()
         grid.addWidget(QLabel("Study"), 0, 0)
         grid.addWidget(self.study, 0, 1)
         grid.addWidget(browse, 0, 2)
         grid.addWidget(QLabel("Adjudicator"), 1, 0)
         grid.addWidget(self.adjudicator, 1, 1)
-        grid.addWidget(sign_in, 1, 2)
+        grid.addWidget(self.sign_in_button, 1, 2)
         self.state = QLabel("Not signed in.")
         self.state.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
         self.queue = QTableWidget(0, len(QUEUE_COLUMNS))
         self.queue.setHorizontalHeaderLabels(QUEUE_COLUMNS)
         self.queue.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -77,9 +84,7 @@ class AdjudicationWidget(QWidget):
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.mask_buttons = QHBoxLayout()
         self.no_lesion_button = QPushButton("No lesion")
-        self.no_lesion_button.clicked.connect(
-            lambda: self._act(self.session.no_lesion) and self._fill_queue()
-        )
+        self.no_lesion_button.clicked.connect(self._no_lesion)
         self.rationale = QPlainTextEdit()
         self.rationale.setPlaceholderText("rationale (required): why this mask and these ratings")
         self.rationale.setMaximumHeight(70)
@@ -93,6 +98,7 @@ class AdjudicationWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.state)
+        layout.addWidget(self.progress)
         layout.addWidget(self.queue, 2)
         layout.addWidget(self.open_button)
         layout.addWidget(self.item_label)
@@ -112,22 +118,38 @@ class AdjudicationWidget(QWidget):
         browse_folder(self, self.study, "Study folder")
 
     def _act(self, action) -> bool:
-        return run_reported(self.state, action, (StudyError, RatingError, ValueError, OSError))[0]
+        return run_reported(self.state, action, REFUSALS)[0]
 
     def sign_in(self) -> None:
-        """Open the study as adjudicator and list the disputed items."""
+        """Open the study as adjudicator and build the queue on a worker thread.
 
-        def go():
-            new = AdjudicationSession(self.study.text().strip(), self.adjudicator.text().strip())
-            if self.session is not None:  # signing in again: one session, one set of layers
-                self.session.sign_out(self.viewer)
-            self.session = new
+        The viewer stays responsive meanwhile, the progress bar counting the cases;
+        then the queue is listed and its first pending item opened.
+        """
+        study, adjudicator = self.study.text().strip(), self.adjudicator.text().strip()
+        self.sign_in_button.setEnabled(False)
+        self.state.setText("Signing in: building the queue…")
+        run_in_background(
+            lambda progress: _open_desk(study, adjudicator, progress),
+            bar=self.progress,
+            done=self._signed_in,
+            refused=self._sign_in_refused,
+            errors=REFUSALS,
+        ).finished.connect(lambda: self.sign_in_button.setEnabled(True))
 
-        if self._act(go):
-            self._fill_queue()
-            pending = self.session.pending()
-            if pending:
-                self.open_item(*pending[0])
+    def _signed_in(self, desk: AdjudicationDesk) -> None:
+        """Swap the session (signing in again: one session, one set of layers); show the queue."""
+        if self.session is not None:
+            self.session.sign_out(self.viewer)
+        self.session = AdjudicationSession(desk)
+        self._fill_queue()
+        pending = self.session.desk.pending()
+        if pending:
+            self.open_item(*pending[0])
+
+    def _sign_in_refused(self, exc: Exception) -> None:
+        report_refusal(self.state, exc)
+        self.progress.setFormat("")
 
     def open_row(self, row: int) -> None:
         """Open the item of a queue row."""
@@ -152,10 +174,10 @@ class AdjudicationWidget(QWidget):
         if self.session is None or self.session.item is None:
             return
         text = self.rationale.toPlainText()
-        if not self._act(lambda: self.session.resolve(text)):
+        if not self._act(lambda: self.session.desk.resolve(text)):
             return
         self._fill_queue()
-        pending = self.session.pending()
+        pending = self.session.desk.pending()
         if pending:
             self.open_item(*pending[0])
         else:
@@ -170,17 +192,21 @@ class AdjudicationWidget(QWidget):
         if self.session is None or not folder:
             self.state.setText("Sign in and give the export folder first.")
             return
-        if self._act(lambda: self.session.export(folder, self.partial.isChecked())):
+        if self._act(lambda: self.session.desk.export(folder, self.partial.isChecked())):
             self.state.setText(f"Consensus exported to {folder}")
 
     def _set_final(self, field: str, box: QComboBox) -> None:
         value = box.currentData()
-        if self.session.final_rating().as_dict()[field] == value:
+        if self.session.desk.final_rating().as_dict()[field] == value:
             return
-        if self._act(lambda: self.session.set_final(**{field: value})):
+        if self._act(lambda: self.session.desk.set_final(**{field: value})):
             self._fill_queue()  # a decided item edited is pending again
         else:
             self._show_item()  # refused: show the rating as it is
+
+    def _no_lesion(self) -> None:
+        if self._act(self.session.no_lesion):
+            self._fill_queue()
 
     def _use_mask(self, letter: str) -> None:
         self._act(lambda: self.session.use_reader_mask(letter))
@@ -189,8 +215,8 @@ class AdjudicationWidget(QWidget):
 
     # ------------------------------------------------------------ display
     def _fill_queue(self) -> None:
-        session = self.session
-        self._rows = session.queue()
+        session, desk = self.session, self.session.desk
+        self._rows = desk.queue()
         self.queue.setRowCount(len(self._rows))
         for row, (ca, item) in enumerate(self._rows):
             values = (ca.code, str(item.item), item.describe(_short_names()), ca.status(item))
@@ -201,8 +227,8 @@ class AdjudicationWidget(QWidget):
                     font.setBold(True)
                     cell.setFont(font)
                 self.queue.setItem(row, col, cell)
-        pending = len(session.pending())
-        waiting = f"; {len(session.waiting)} case(s) still being read" if session.waiting else ""
+        pending = len(desk.pending())
+        waiting = f"; {len(desk.waiting)} case(s) still being read" if desk.waiting else ""
         self.state.setText(
             f"Adjudicator {session.reader}: {pending} of {len(self._rows)} disputed items "
             f"pending{waiting}."
@@ -225,11 +251,11 @@ class AdjudicationWidget(QWidget):
         self.item_label.setText(
             f"<b>Case {ca.code} · item {item.item}</b> · {item.describe(_short_names())}"
         )
-        readers = session.reader_ratings()
+        readers = session.desk.reader_ratings()
         letters = list(readers)
         self.compare.setColumnCount(len(letters) + 1)
         self.compare.setHorizontalHeaderLabels([f"Reader {x}" for x in letters] + ["Final"])
-        final = session.final_rating()
+        final = session.desk.final_rating()
         for row, field in enumerate(self.fields):
             values = {_shown(field, r and getattr(r, field)) for r in readers.values() if r}
             for col, letter in enumerate(letters):
@@ -253,3 +279,14 @@ class AdjudicationWidget(QWidget):
             button.clicked.connect(lambda _c=False, x=letter: self._use_mask(x))
             self.mask_buttons.addWidget(button)
         self.mask_buttons.addWidget(self.no_lesion_button)
+
+
+def _open_desk(study: str, adjudicator: str, progress: Progress) -> AdjudicationDesk:
+    """Sign in and build the queue (on the worker thread); the store closes on failure."""
+    desk = AdjudicationDesk(study, adjudicator)
+    try:
+        desk.refresh_queue(progress)
+    except BaseException:
+        desk.close()
+        raise
+    return desk

@@ -1,21 +1,24 @@
 """The Agreement dock widget: a study's inter-reader agreement at a glance, and its report.
 
-For the study coordinator (it shows reader and case ids). The computation
-runs in the GUI thread: the progress callback updates the bar and lets Qt
-paint (``processEvents`` without user input, so nothing can be clicked
-half-way). A three-case study takes a second or two; the unit of work
-between two callbacks is one case, so the window never freezes long, and
-the store is read from one thread only.
+For the study coordinator (it shows reader and case ids). Computing the
+agreement (every case's label maps are read, the intervals bootstrapped) and
+writing the report (plots drawn) run on a worker thread
+(:func:`~.common.run_in_background`): the viewer stays responsive, the
+progress bar follows the core's progress callbacks, and both buttons are
+disabled until the job ends. The study store is opened, read and closed on
+that thread by :func:`~napari_uspio.core.agreement.study_stats.compute_agreement`.
+Every number and text of the table comes from
+:func:`~napari_uspio.core.agreement.report.summary_rows`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
-from qtpy.QtCore import QEventLoop, Qt
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QApplication,
     QFileDialog,
     QGridLayout,
     QHeaderView,
@@ -30,83 +33,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core import fields as spec
-from ..core.agreement.report import field_title, format_ci, format_percent, write_report
+from ..core.agreement.report import SUMMARY_COLUMNS, SummaryRow, summary_rows, write_report
 from ..core.agreement.result import StudyAgreement
 from ..core.study.records import StudyError
 from ..core.volume import CaseError
-from .common import browse_folder, run_reported
+from .common import Progress, browse_folder, report_refusal, run_in_background
 
-#: Columns of the summary table ("n": lesions or cases, see each cell's tooltip).
-COLUMNS = ("Measure", "Readers", "Estimate [95 % CI]", "Agree", "n")
 _ERRORS = (StudyError, CaseError, ValueError, OSError)
-
-
-class SummaryRow(NamedTuple):
-    """One row of the summary table as shown, and its tooltip."""
-
-    measure: str
-    readers: str
-    estimate: str
-    agree: str
-    n: str
-    tip: str
-
-
-def _kappa_tip(statistic: str, n: object, what: str) -> str:
-    who = "Fleiss' kappa of all readers" if statistic == "fleiss" else "Cohen's kappa"
-    return f"{who} on {int(n)} {what}"
-
-
-def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
-    """The rows of the summary table (:data:`COLUMNS`), formatted as in the report."""
-    rows = []
-    for r in agreement.detection.itertuples(index=False):
-        ci = format_ci(r.f1, r.f1_low, r.f1_high)
-        tip = f"lesion-wise F1 of {r.readers}, pooled over {int(r.cases)} cases"
-        rows.append(SummaryRow("Detection F1", r.readers, ci, "", str(int(r.cases)), tip))
-    kappa = agreement.kappa.assign(_pair=agreement.kappa["readers"] != "all")
-    for name in dict.fromkeys(kappa["field"]):
-        part = kappa[kappa["field"] == name].sort_values(["_pair", "readers"], kind="stable")
-        for r in part.itertuples(index=False):
-            rows.append(
-                SummaryRow(
-                    f"{spec.derived_or_rating(name).short} κ",
-                    r.readers,
-                    format_ci(r.kappa, r.low, r.high),
-                    format_percent(r.percent_agreement),
-                    str(int(r.n)),
-                    f"{field_title(name)}: "
-                    + _kappa_tip(r.statistic, r.n, "lesions found and rated by these readers"),
-                )
-            )
-    patient = agreement.patient
-    agree = {
-        (r.measure, r.readers): r.estimate
-        for r in patient[patient["statistic"] == "percent_agreement"].itertuples(index=False)
-    }
-    for r in patient[patient["statistic"] != "percent_agreement"].itertuples(index=False):
-        ci = format_ci(r.estimate, r.low, r.high)
-        if r.measure == "lesion_count":
-            tip = f"lesion count per case: ICC(2,1) on {int(r.n)} cases read by every reader"
-            rows.append(SummaryRow("Lesion count ICC", r.readers, ci, "", str(int(r.n)), tip))
-            continue
-        share = agree.get((r.measure, r.readers), float("nan"))
-        tip = "patient group (UEL / GEL / NEL): " + _kappa_tip(r.statistic, r.n, "cases")
-        measure = "Patient group κ" if r.measure == "patient_group" else r.measure
-        row = SummaryRow(measure, r.readers, ci, format_percent(share), str(int(r.n)), tip)
-        rows.append(row)
-    for r in agreement.intra.itertuples(index=False):
-        ci = format_ci(r.kappa, r.low, r.high)
-        if r.field == "detection":
-            tip = f"{r.reader}: first vs repeated reading, lesion-wise F1 ({int(r.cases)} cases)"
-            rows.append(SummaryRow("Intra detection F1", r.reader, ci, "", str(int(r.n)), tip))
-        else:
-            tip = f"{r.reader}: first vs repeated reading, Cohen's kappa on {int(r.n)} lesions"
-            agree_text = format_percent(r.percent_agreement)
-            measure = f"Intra {spec.derived_or_rating(r.field).short} κ"
-            rows.append(SummaryRow(measure, r.reader, ci, agree_text, str(int(r.n)), tip))
-    return rows
 
 
 class AgreementWidget(QWidget):
@@ -137,8 +70,8 @@ class AgreementWidget(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table = QTableWidget(0, len(SUMMARY_COLUMNS))
+        self.table.setHorizontalHeaderLabels(SUMMARY_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -186,44 +119,22 @@ class AgreementWidget(QWidget):
     def compute(self) -> None:
         """Compute the agreement of the study in the Study folder and show its summary."""
         from ..core.agreement.study_stats import compute_agreement
-        from ..core.study.manifest import MANIFEST_NAME, load_study
 
-        folder = Path(self.study.text().strip())
-
-        def go():
-            if not self.study.text().strip():
-                raise StudyError("choose a study folder first (Browse…)")
-            if not (folder / MANIFEST_NAME).is_file():
-                what = "is not a study folder" if folder.is_dir() else "does not exist"
-                raise StudyError(
-                    f"{folder} {what}; choose the folder holding study.toml (Browse…)"
-                )
-            study = load_study(folder)
-            seed = None if self.seed.value() < 0 else self.seed.value()
-            n_boot = self.n_boot.value()
-            return study, compute_agreement(
-                study, n_boot=n_boot, seed=seed, progress=self._progress
-            )
-
-        self.status.setText(f"Computing the agreement of {folder}…")
-        self._busy(True)
         try:
-            done = self._run(go)
-        finally:
-            self._busy(False)
-        if done is None:
+            folder = self._study_folder()
+        except StudyError as exc:
+            self._refused(exc)
             return
-        study, self.agreement = done
-        self._title = f"Inter-reader agreement: {study.folder.name}"
-        self._show(summary_rows(self.agreement))
-        settings = self.agreement.settings
-        text = f"Agreement of {study.folder.name}: {len(settings.get('cases', []))} cases, "
-        text += f"readers {', '.join(self.agreement.readers)}"
-        left = sum(settings.get("left_out", {}).values())
-        left += sum(settings.get("left_out_repeats", {}).values())
-        text += f"; {left} readings not done left out." if left else "."
-        self.status.setText(text)
-        self.report_button.setEnabled(True)
+        n_boot = self.n_boot.value()
+        seed = None if self.seed.value() < 0 else self.seed.value()
+        name = folder.resolve().name  # the study's folder name (Study.folder is resolved)
+        self.status.setText(f"Computing the agreement of {folder}…")
+        self._start(
+            lambda progress: compute_agreement(
+                folder, n_boot=n_boot, seed=seed, progress=progress
+            ),
+            lambda agreement: self._computed(name, agreement),
+        )
 
     def write_report(self) -> None:
         """Write the CSV tables and report.html into the report folder (asked when empty)."""
@@ -235,43 +146,71 @@ class AgreementWidget(QWidget):
                 return
             self.report_dir.setText(chosen)
         out = Path(self.report_dir.text().strip())
-        self._busy(True)
-        try:
-            paths = self._run(
-                lambda: write_report(
-                    self.agreement, out, progress=self._progress, title=self._title
-                )
-            )
-        finally:
-            self._busy(False)
-        if paths is not None:
-            self.progress.setFormat("report written")
-            self.status.setText(f"Report written: {paths['report']}")
+        agreement, title = self.agreement, self._title
+        self._start(
+            lambda progress: write_report(agreement, out, progress=progress, title=title),
+            self._written,
+        )
 
     # ------------------------------------------------------------ internals
     def _browse(self) -> None:
         browse_folder(self, self.study, "Study folder")
 
-    def _run(self, action):
-        ok, value = run_reported(self.status, action, _ERRORS)
-        if not ok:
-            self.progress.setFormat("")
-        return value
+    def _study_folder(self) -> Path:
+        """The Study folder; a :class:`StudyError` unless it holds a study manifest."""
+        from ..core.study.manifest import MANIFEST_NAME
+
+        text = self.study.text().strip()
+        if not text:
+            raise StudyError("choose a study folder first (Browse…)")
+        folder = Path(text)
+        if not (folder / MANIFEST_NAME).is_file():
+            what = "is not a study folder" if folder.is_dir() else "does not exist"
+            raise StudyError(f"{folder} {what}; choose the folder holding study.toml (Browse…)")
+        return folder
+
+    def _start(self, job: Callable[[Progress], Any], done: Callable[[Any], None]) -> None:
+        """Run ``job(progress)`` on a worker, the buttons disabled; then ``done(result)``."""
+
+        def returned(result: Any) -> None:
+            done(result)
+            self._busy(False)
+
+        self._busy(True)
+        worker = run_in_background(
+            job, bar=self.progress, done=returned, refused=self._refused, errors=_ERRORS
+        )
+        worker.finished.connect(lambda: self._busy(False))  # after an unexpected error too
+
+    def _computed(self, name: str, agreement: StudyAgreement) -> None:
+        self.agreement = agreement
+        self._title = f"Inter-reader agreement: {name}"
+        self._show(summary_rows(agreement))
+        settings = agreement.settings
+        text = f"Agreement of {name}: {len(settings.get('cases', []))} cases, "
+        text += f"readers {', '.join(agreement.readers)}"
+        left = sum(settings.get("left_out", {}).values())
+        left += sum(settings.get("left_out_repeats", {}).values())
+        text += f"; {left} readings not done left out." if left else "."
+        self.status.setText(text)
+
+    def _written(self, paths: dict[str, Path]) -> None:
+        self.progress.setFormat("report written")
+        self.status.setText(f"Report written: {paths['report']}")
+
+    def _refused(self, exc: Exception) -> None:
+        report_refusal(self.status, exc)
+        self.progress.setFormat("")
+        self._busy(False)
 
     def _busy(self, busy: bool) -> None:
         self.compute_button.setEnabled(not busy)
         self.report_button.setEnabled(not busy and self.agreement is not None)
 
-    def _progress(self, k: int, n: int, message: str = "") -> None:
-        self.progress.setRange(0, max(n, 1))
-        self.progress.setValue(k)
-        self.progress.setFormat(message or f"{k} of {n}")
-        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-
     def _show(self, rows: list[SummaryRow]) -> None:
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
-            for j, text in enumerate(row[: len(COLUMNS)]):
+            for j, text in enumerate(row[: len(SUMMARY_COLUMNS)]):
                 item = QTableWidgetItem(text)
                 item.setToolTip(row.tip)
                 if j >= 2:

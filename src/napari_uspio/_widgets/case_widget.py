@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari.utils.notifications import show_error
+from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -12,6 +13,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -24,6 +26,7 @@ from .._napari.viewer import add_case
 from ..core.case import Case, load_case
 from ..core.roles import DERIVED, ROLES
 from ..core.volume import CaseError
+from .common import run_in_background
 
 
 class _PathEdit(QWidget):
@@ -57,9 +60,14 @@ class _PathEdit(QWidget):
 class CaseWidget(QWidget):
     """Open a patient visit: from a folder, from one file per role, or the sample case.
 
-    Loading happens completely before any layer is added, so a bad case shows
+    Loading runs on a worker thread (the viewer stays responsive, a progress bar
+    counts the files) and completes before any layer is added, so a bad case shows
     one message (naming the file and the fix) and leaves the viewer as it was.
+    :attr:`opened` is emitted with the :class:`~napari_uspio.core.case.Case` once
+    its layers are shown.
     """
+
+    opened = Signal(object)
 
     def __init__(self, napari_viewer):
         super().__init__()
@@ -68,8 +76,8 @@ class CaseWidget(QWidget):
         self.folder = _PathEdit(True, "case folder (BIDS-like names or case.toml)")
         self.open_folder_button = QPushButton("Open case folder")
         self.open_folder_button.clicked.connect(self.open_folder)
-        open_sample = QPushButton("Open sample case")
-        open_sample.clicked.connect(self.open_sample)
+        self.open_sample_button = QPushButton("Open sample case")
+        self.open_sample_button.clicked.connect(self.open_sample)
 
         self.role_edits = {r: _PathEdit(False, "") for r in ROLES}
         per_role = QGroupBox("Files per role")
@@ -78,9 +86,9 @@ class CaseWidget(QWidget):
         form = QFormLayout()
         for role, edit in self.role_edits.items():
             form.addRow(role, edit)
-        open_files = QPushButton("Open these files")
-        open_files.clicked.connect(self.open_files)
-        form.addRow(open_files)
+        self.open_files_button = QPushButton("Open these files")
+        self.open_files_button.clicked.connect(self.open_files)
+        form.addRow(self.open_files_button)
         per_role.setLayout(form)
         per_role.toggled.connect(
             lambda on: [w.setVisible(on) for w in per_role.findChildren(QWidget)]
@@ -89,6 +97,9 @@ class CaseWidget(QWidget):
 
         self.status = QLabel("No case open.")
         self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
         self.found = QTableWidget(0, 2)
         self.found.setHorizontalHeaderLabels(["role", "source"])
         self.found.horizontalHeader().setStretchLastSection(True)
@@ -98,9 +109,10 @@ class CaseWidget(QWidget):
         layout.addWidget(self.folder)
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_folder_button)
-        buttons.addWidget(open_sample)
+        buttons.addWidget(self.open_sample_button)
         layout.addLayout(buttons)
         layout.addWidget(per_role)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.found)
 
@@ -121,19 +133,37 @@ class CaseWidget(QWidget):
 
     def open_sample(self) -> None:
         """Open the bundled phantom case (generated once into the user cache)."""
-        self._open(sample_case_dir())
+        self._open(None)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a case is being loaded (the open buttons are disabled meanwhile)."""
+        return not self.open_folder_button.isEnabled()
 
     def _open(self, source) -> None:
-        try:
-            case = load_case(source)
-        except CaseError as exc:
-            self._fail(str(exc))
-            return
+        """Load ``source`` (None: the sample case) on a worker thread, then show it."""
+        self._set_busy(True)
+        run_in_background(
+            lambda progress: load_case(sample_case_dir() if source is None else source, progress),
+            bar=self.progress,
+            done=self._opened,
+            refused=lambda exc: self._fail(str(exc)),
+            errors=(CaseError,),
+        ).finished.connect(lambda: self._set_busy(False))
+
+    def _opened(self, case: Case) -> None:
+        """Add the loaded case's layers (on the GUI thread) and describe it."""
         add_case(self.viewer, case)
         self.case = case
         self._show(case)
+        self.opened.emit(case)
+
+    def _set_busy(self, busy: bool) -> None:
+        for button in (self.open_folder_button, self.open_files_button, self.open_sample_button):
+            button.setEnabled(not busy)
 
     def _fail(self, message: str) -> None:
+        self.progress.setFormat("")
         self.status.setText(f"Not opened: {message}")
         self.status.setStyleSheet("color: #ff8080;")
         show_error(message)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from napari.layers import Labels
-from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
@@ -25,7 +23,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._napari.bindings import bind, binding_for, case_of
+from .._napari.bindings import (
+    bind_opened_cases,
+    bind_to_open_case,
+    binding_for,
+    layer_to_measure,
+)
+from .._napari.overlays import ShellOverlay
 from .._napari.viewer import show_lesion
 from ..core import fields as spec
 from ..core.lesions import DEFAULT_SHELL_WIDTH_MM
@@ -33,9 +37,6 @@ from ..core.ratings import rating_columns
 
 #: Table refreshes are coalesced to one per this many ms (the model itself never lags).
 REFRESH_MS = 80
-SHELL_LAYER = "nawm_shell"
-#: The shell overlay: yellow, whatever colours the lesions have.
-SHELL_COLORS = {None: "transparent", 0: "transparent", 1: "yellow"}
 
 
 class _Item(QTableWidgetItem):
@@ -87,9 +88,12 @@ class LesionsWidget(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        self.shell = ShellOverlay(self.viewer)
 
         self.layer_box = QComboBox()
-        self.layer_box.currentIndexChanged.connect(lambda _: self._attach(self._chosen_layer()))
+        self.layer_box.currentIndexChanged.connect(
+            lambda _: self._attach(self.layer_box.currentData())
+        )
         self.summary = QLabel("No lesion selected.")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -143,36 +147,19 @@ class LesionsWidget(QWidget):
 
     # ---- binding --------------------------------------------------------------------
 
-    def _labels_layers(self) -> list[Labels]:
-        return [
-            layer
-            for layer in self.viewer.layers
-            if isinstance(layer, Labels)
-            and layer.name != SHELL_LAYER
-            and layer.metadata.get("role") != "wm_mask"
-        ]
-
-    def _chosen_layer(self) -> Labels | None:
-        name = self.layer_box.currentText()
-        return next((layer for layer in self._labels_layers() if layer.name == name), None)
-
     def _layers_changed(self, event=None) -> None:
-        for layer in self._labels_layers():  # a case opened by the reader gets bound here
-            if binding_for(layer) is None and case_of(layer) is not None:
-                bind(layer, case_of(layer), self.shell_width.value())
-        names = [layer.name for layer in self._labels_layers()]
-        bound_any = any(binding_for(layer) for layer in self._labels_layers())
-        keep = self.layer in self._labels_layers() and (self.binding is not None or not bound_any)
-        current = self.layer.name if keep else None
+        self._offer(bind_opened_cases(self.viewer.layers, self.shell_width.value()))
+
+    def _offer(self, candidates: list[Labels]) -> None:
+        """List the lesion layers in the combo box and attach the one to measure."""
+        chosen = layer_to_measure(candidates, self.layer)
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
-        self.layer_box.addItems(names)
-        bound = [layer.name for layer in self._labels_layers() if binding_for(layer)]
-        chosen = current or (bound[-1] if bound else (names[-1] if names else None))
-        if chosen:
-            self.layer_box.setCurrentText(chosen)
+        for layer in candidates:
+            self.layer_box.addItem(layer.name, layer)
+        self.layer_box.setCurrentIndex(-1 if chosen is None else candidates.index(chosen))
         self.layer_box.blockSignals(False)
-        self._attach(self._chosen_layer())
+        self._attach(chosen)
 
     def _attach(self, layer: Labels | None) -> None:
         if layer is self.layer and (layer is None or binding_for(layer) is self.binding):
@@ -184,27 +171,21 @@ class LesionsWidget(QWidget):
             self._update_shell()
             self.refresh()
             return
-        binding = binding_for(layer)
+        try:
+            binding = bind_to_open_case(layer, self.viewer.layers, self.shell_width.value())
+        except ValueError as exc:
+            show_error(str(exc))
+            self.summary.setText(str(exc))
+            return
         if binding is None:
-            case = case_of(self._case_source())
-            if case is None:
-                self.summary.setText(f"{layer.name!r} is not on an open case: open a case first.")
-                self.refresh()
-                return
-            try:
-                binding = bind(layer, case, self.shell_width.value())
-            except ValueError as exc:
-                show_error(str(exc))
-                self.summary.setText(str(exc))
-                return
+            self.summary.setText(f"{layer.name!r} is not on an open case: open a case first.")
+            self.refresh()
+            return
         self.binding = binding
         self.shell_width.setValue(binding.model.shell_width_mm)
         binding.changed.connect(self._schedule)
         layer.events.selected_label.connect(self._label_selected)
         self.refresh()
-
-    def _case_source(self):
-        return next((lay for lay in self.viewer.layers if case_of(lay) is not None), self.layer)
 
     def _detach(self) -> None:
         if self.binding is not None:
@@ -216,6 +197,7 @@ class LesionsWidget(QWidget):
 
     def closeEvent(self, event) -> None:  # noqa: D102 - Qt override
         self._detach()
+        self.shell.remove()
         self.viewer.layers.events.inserted.disconnect(self._layers_changed)
         self.viewer.layers.events.removed.disconnect(self._layers_changed)
         super().closeEvent(event)
@@ -326,30 +308,10 @@ class LesionsWidget(QWidget):
             self._update_shell()
 
     def _update_shell(self) -> None:
-        """Show the selected lesion's NAWM shell as a small layer over its box."""
-        shown = self.shell_check.isChecked() and self.layer is not None and self.binding
-        lesion_id = int(self.layer.selected_label) if self.layer is not None else 0
-        existing = next((lay for lay in self.viewer.layers if lay.name == SHELL_LAYER), None)
-        if not shown or lesion_id not in self.binding.model.table().index:
-            if existing is not None:
-                existing.visible = False
-            return
-        box, mask = self.binding.model.shell_mask(lesion_id)
-        offset = np.array([s.start for s in box]) * np.array(self.layer.scale)
-        translate = np.array(self.layer.translate) + offset
-        data = mask.astype(np.uint8)
-        if existing is None:
-            self.viewer.add_labels(
-                data,
-                name=SHELL_LAYER,
-                scale=self.layer.scale,
-                translate=translate,
-                opacity=0.6,
-                colormap=DirectLabelColormap(color_dict=SHELL_COLORS),
-                metadata={"role": "shell"},
-            )
-            self.viewer.layers.selection.active = self.layer
+        """Show the selected lesion's NAWM shell, or hide it."""
+        binding = self.binding
+        lesion_id = int(self.layer.selected_label) if binding is not None else 0
+        if self.shell_check.isChecked() and binding is not None and lesion_id in binding.model.ids:
+            self.shell.show(binding, lesion_id)
         else:
-            existing.data = data
-            existing.translate = translate
-            existing.visible = True
+            self.shell.hide()

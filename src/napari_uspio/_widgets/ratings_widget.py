@@ -59,7 +59,7 @@ class RatingsWidget(QWidget):
                 button = QPushButton(f"{choice.shown}  [{choice.key}]")
                 button.setCheckable(True)
                 button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-                choose = lambda _=False, f=field.name, v=choice.value: self.choose(f, v)  # noqa: E731
+                choose = self._chooser(field.name, choice.value)
                 button.clicked.connect(choose)
                 group.addButton(button)
                 grid.addWidget(button, row, col)
@@ -101,6 +101,10 @@ class RatingsWidget(QWidget):
             super().keyPressEvent(event)
             return
         action()
+
+    def _chooser(self, field: str, value: str):
+        """The callback of a choice's button and key: :meth:`choose` that value."""
+        return lambda _checked=False: self.choose(field, value)
 
     # ---- following the bound lesions layer -------------------------------------------
 

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 from .._napari.reading_session import ReadingSession
 from ..core.study.manifest import init_study
 from ..core.study.records import StudyError
+from ..core.study.session import StudySession
 from .common import browse_folder, run_reported
 
 #: Reading time is written to the store this often (s); the clock ticks every second.
@@ -119,14 +120,27 @@ class SessionWidget(QWidget):
         return run_reported(self.state, action, (StudyError, ValueError, OSError))[0]
 
     def sign_in(self) -> None:
-        """Open the study as this reader and show their next case."""
+        """Open the study as this reader and show their next case.
 
-        def go():
-            self.session = ReadingSession(self.study.text().strip(), self.reader.text().strip())
-            self.open_next()
-
-        self._run(go)
+        Signing in again closes the session before (its layers, autosave and store)
+        once the new one is open; a refused sign-in leaves it as it was.
+        """
+        self._run(self._sign_in)
         self._refresh()
+
+    def _sign_in(self) -> None:
+        core = StudySession(self.study.text().strip(), self.reader.text().strip())
+        self.sign_out()
+        self.session = ReadingSession(core)
+        self.open_next()
+
+    def sign_out(self) -> None:
+        """Close the session: the time counted so far is saved, its layers go."""
+        if self.session is not None:
+            self._flush_time()
+            self._clock.stop()
+            self.session.sign_out(self.viewer)
+            self.session = None
 
     def open_next(self) -> None:
         """Open the reader's next case (the current one is saved already)."""
@@ -186,9 +200,9 @@ class SessionWidget(QWidget):
         self.done_button.setEnabled(open_case)
         if session is None:
             return
-        self._progress = session.progress
+        self._progress = session.core.progress
         self._show_state()
-        done = session.done_codes()
+        done = session.core.done_codes()
         if done != [self.done_cases.itemText(i) for i in range(self.done_cases.count())]:
             self.done_cases.clear()
             self.done_cases.addItems(done)

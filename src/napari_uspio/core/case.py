@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,8 +138,13 @@ def mtr_from_mt(m0: np.ndarray, mmt: np.ndarray) -> np.ndarray:
     return out
 
 
-def load_case(source: str | Path | Mapping[str, str | Path]) -> Case:
+def load_case(
+    source: str | Path | Mapping[str, str | Path],
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Case:
     """Load a case from a folder or from a mapping ``role -> path``.
+
+    ``progress(k, n, message)`` is called before each of the n files is read.
 
     Raises
     ------
@@ -159,7 +164,10 @@ def load_case(source: str | Path | Mapping[str, str | Path]) -> Case:
         files = find_case_files(folder)
     volumes: dict[str, Volume] = {}
     warnings: list[str] = []
-    for role in (r for r in ROLES if r in files):
+    roles = [r for r in ROLES if r in files]
+    for k, role in enumerate(roles, start=1):
+        if progress is not None:
+            progress(k, len(roles), f"reading {role} ({k} of {len(roles)})")
         volumes[role] = Volume.from_file(files[role], role)
         warnings.extend(volumes[role].warnings)
     grid = check_grids(volumes)

@@ -340,6 +340,8 @@ def test_widget_computes_shows_and_writes_the_report(
     widget.n_boot.setValue(N_BOOT)
     widget.seed.setValue(SEED)
     qtbot.mouseClick(widget.compute_button, Qt.MouseButton.LeftButton)
+    assert not widget.compute_button.isEnabled()  # a worker computes; the viewer stays live
+    qtbot.waitUntil(widget.compute_button.isEnabled, timeout=60_000)
 
     assert widget.progress.value() == widget.progress.maximum() > 1
     rows = {(r[0], r[1]): r for r in _table_rows(widget)}
@@ -364,6 +366,7 @@ def test_widget_computes_shows_and_writes_the_report(
     out = tmp_path / "widget_report"
     widget.report_dir.setText(str(out))
     qtbot.mouseClick(widget.report_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Report written" in widget.status.text(), timeout=60_000)
     assert (out / "report.html").is_file() and (out / "kappa.csv").is_file()
     assert str(out / "report.html") in widget.status.text()
 
@@ -371,6 +374,7 @@ def test_widget_computes_shows_and_writes_the_report(
     missing = tmp_path / "not_here"
     widget.study.setText(str(missing))
     qtbot.mouseClick(widget.compute_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.status.text().startswith("Not done:"), timeout=10_000)
     assert widget.status.text().startswith("Not done:") and str(missing) in widget.status.text()
     assert any(str(missing) in str(n.message) for n in notification_manager.records[first_note:])
     assert widget.compute_button.isEnabled()

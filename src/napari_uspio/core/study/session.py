@@ -1,0 +1,159 @@
+"""A reader's session in a study, without a viewer: their order, one reading at a time.
+
+A :class:`StudySession` signs a reader in (the study loaded, the reader checked,
+the store opened), opens their readings in their own order (the case, the label
+map and ratings as last saved, a live :class:`~napari_uspio.core.lesions.LesionModel`
+of it, journaled by an :class:`~.autosave.Autosave`), counts reading time, marks
+readings done or reopens them, and closes. A viewer shows an open
+:class:`Reading` and edits its model (see ``napari_uspio._napari.reading_session``);
+a script or notebook edits the model directly.
+
+Example::
+
+    session = StudySession("study/", "r1")
+    reading = session.open(session.next_entry())
+    reading.model.apply_indices(voxels, 1)      # journaled at once
+    reading.ratings.set(1, gd="shell")
+    session.mark_done()
+    session.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..case import Case, load_case
+from ..lesions import LesionModel, lesion_model
+from ..ratings import Ratings
+from ..roles import DERIVED
+from .autosave import Autosave
+from .manifest import load_study
+from .order import OrderEntry
+
+__all__ = ["LABEL_DTYPE", "Reading", "StudySession"]
+
+#: The dtype of a reading's label map (65535 lesions; half the memory of int32).
+LABEL_DTYPE = np.uint16
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One open reading: its order entry, case, saved label map, live model and ratings.
+
+    ``labels`` is the label map as last saved (a viewer shows it); ``model`` keeps
+    its own copy, and every edit of it is journaled.
+    """
+
+    entry: OrderEntry
+    case: Case
+    labels: np.ndarray
+    model: LesionModel
+    ratings: Ratings
+
+
+class StudySession:
+    """One reader signed in to a study, reading their cases in their own order.
+
+    Parameters
+    ----------
+    study_dir : str or Path
+        The study folder.
+    reader : str
+        The reader id (refused, naming the known ones, when not in the study).
+    """
+
+    def __init__(self, study_dir: str | Path, reader: str):
+        self.study = load_study(study_dir)
+        self.study.reader(reader)  # refuses an unknown reader, naming the known ones
+        self.reader = reader
+        self.store = self.study.open_store()
+        self.reading: Reading | None = None
+        self.autosave: Autosave | None = None
+
+    @property
+    def entry(self) -> OrderEntry | None:
+        """The order entry of the open reading (None: none open)."""
+        return None if self.reading is None else self.reading.entry
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(k, n)``: the reader is on reading k of n (k = done + 1 while reading)."""
+        mine = next(p for p in self.store.status() if p.reader == self.reader)
+        return min(mine.done + (self.reading is not None), mine.total), mine.total
+
+    def next_entry(self) -> OrderEntry | None:
+        """The reader's first reading not marked done (None: all done)."""
+        return self.store.next_case(self.reader)
+
+    def entry_of(self, code: str) -> OrderEntry:
+        """The entry of the reader's order with this case code."""
+        return next(e for e in self.store.order(self.reader) if e.code == code)
+
+    def done_codes(self) -> list[str]:
+        """Codes of the reader's readings marked done (for an explicit reopen)."""
+        return [
+            e.code
+            for e in self.store.order(self.reader)
+            if self.store.case_state(self.reader, e.code).status == "done"
+        ]
+
+    def shows(self, name: str) -> bool:
+        """Whether the study shows a map: its role, or the roles a derived map needs."""
+        shown = self.study.shown_roles
+        if not shown or name in ("lesions", "wm_mask") or name in shown:
+            return True
+        return name in DERIVED and all(role in shown for role in DERIVED[name][0])
+
+    def open(self, entry: OrderEntry) -> Reading:
+        """Open a reading (closing the one open): case, saved labels and ratings, autosave.
+
+        The case is loaded first: a case that cannot be read leaves the open
+        reading as it was.
+        """
+        case = load_case(self.study.case_folder(entry.case_id))
+        self.close_reading()
+        self.store.open_case(self.reader, entry.code)
+        labels = self.store.labels(self.reader, entry.code, case.grid.shape, LABEL_DTYPE)
+        ratings = Ratings(self.store.ratings(self.reader, entry.code))
+        model = lesion_model(case, labels, self.study.shell_width_mm)
+        self.reading = Reading(entry, case, labels, model, ratings)
+        self.autosave = Autosave(self.store, self.reader, entry.code, model, ratings)
+        return self.reading
+
+    def add_time(self, seconds: float, lesion: int | None = None) -> None:
+        """Count reading time on the open reading, and on ``lesion`` when it is painted."""
+        if self.reading is None:
+            return
+        self.store.add_time(self.reader, self.reading.entry.code, seconds)
+        if lesion is not None and lesion in self.reading.model.ids:
+            self.store.add_time(self.reader, self.reading.entry.code, seconds, lesion=lesion)
+
+    def mark_done(self) -> None:
+        """Lock the open reading as read (its journal compacted first) and close it."""
+        if self.reading is None:
+            return
+        self.autosave.compact()  # a done case is locked, compaction too
+        self.store.mark_done(self.reader, self.reading.entry.code)
+        self.close_reading()
+
+    def reopen(self, code: str, reason: str) -> OrderEntry:
+        """Unlock a done reading (audited with its reason); return its entry, to open it."""
+        self.store.reopen(self.reader, code, reason)
+        return self.entry_of(code)
+
+    def close_reading(self) -> None:
+        """Stop autosaving the open reading (everything is saved already)."""
+        if self.reading is None:
+            return
+        if self.store.case_state(self.reader, self.reading.entry.code).status != "done":
+            self.autosave.compact()
+        self.autosave.disconnect()
+        self.reading, self.autosave = None, None
+
+    def close(self) -> None:
+        """Close the open reading and the store."""
+        self.close_reading()
+        self.store.close()
