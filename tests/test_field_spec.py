@@ -27,7 +27,7 @@ from napari_uspio.core.ratings import Ratings
 
 NEW = fields.RatingField(
     "iron_rim", "Iron rim on R2*", "R2* rim",
-    (fields.Choice("present", "", "G"), fields.Choice("absent", "", "Y")),
+    (fields.Choice("present", "", "4"), fields.Choice("absent", "", "5")),
     positive=("present",), read_on="r2star",
     description="A rim of high R2* at the lesion edge.",
 )  # fmt: skip
@@ -60,7 +60,7 @@ def _ratings(values: dict[int, str]) -> Ratings:
 
 def test_new_field_gets_buttons_with_its_key(new_field, small_case, make_napari_viewer, qtbot):
     from napari_uspio._napari.bindings import binding_for
-    from napari_uspio._napari.viewer import add_case
+    from napari_uspio._napari.open_case import add_case
     from napari_uspio._widgets.ratings_widget import RatingsWidget
 
     viewer = make_napari_viewer()
@@ -68,9 +68,9 @@ def test_new_field_gets_buttons_with_its_key(new_field, small_case, make_napari_
     widget = RatingsWidget(viewer)
     qtbot.addWidget(widget)
     buttons = widget.buttons["iron_rim"]
-    assert [b.text() for b in buttons.values()] == ["present  [G]", "absent  [Y]"]
+    assert [b.text() for b in buttons.values()] == ["present [4]", "absent [5]"]
     layer.selected_label = 2
-    qtbot.keyClick(widget, "g")
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, "4")  # on the image too
     assert binding_for(layer).ratings.get(2).iron_rim == "present"
     assert buttons["present"].isChecked() and not buttons["absent"].isChecked()
 

@@ -21,8 +21,8 @@ from qtpy.QtCore import Qt
 
 from napari_uspio import load_case, make_phantom
 from napari_uspio._napari.bindings import binding_for
+from napari_uspio._napari.open_case import add_case
 from napari_uspio._napari.overlays import SHELL_LAYER
-from napari_uspio._napari.viewer import add_case
 from napari_uspio._widgets.lesions_widget import LesionsWidget
 from napari_uspio.core.case import find_case_files
 
@@ -81,6 +81,7 @@ def table_ids(widget) -> list[int]:
 
 
 def widget_cell(widget, lesion_id: int, column: str) -> float:
+    widget.all_columns.setChecked(True)  # every column, named as in the CSV
     headers = [
         widget.table.horizontalHeaderItem(c).text() for c in range(widget.table.columnCount())
     ]
@@ -445,6 +446,16 @@ def test_clicking_the_row_of_the_selected_label_centres_the_view(truth_view, qtb
 def test_sorted_table_row_click_selects_that_lesion(truth_view, qtbot):
     viewer, layer, widget = truth_view
     model = binding_for(layer).model
+    headers = [
+        widget.table.horizontalHeaderItem(c).text() for c in range(widget.table.columnCount())
+    ]
+    # the compact table by default: the spec's short labels, each with its definition
+    assert headers[:3] == ["lesion", "lesion_class", "volume"]
+    assert "voxels x voxel volume" in widget.table.horizontalHeaderItem(2).toolTip()
+    gd = headers.index("Gd enh.")
+    assert "Depends on the outline" in widget.table.horizontalHeaderItem(gd).toolTip()
+    assert widget.table.height() >= 9 * widget.table.verticalHeader().defaultSectionSize()
+    widget.all_columns.setChecked(True)
     headers = [
         widget.table.horizontalHeaderItem(c).text() for c in range(widget.table.columnCount())
     ]

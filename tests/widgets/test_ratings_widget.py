@@ -8,7 +8,7 @@ from qtpy.QtCore import Qt
 
 from napari_uspio import load_case, make_phantom, phantom_truth
 from napari_uspio._napari.bindings import binding_for
-from napari_uspio._napari.viewer import add_case
+from napari_uspio._napari.open_case import add_case
 from napari_uspio._widgets.ratings_widget import NEXT_KEY
 from napari_uspio.core.fields import RATINGS
 from napari_uspio.core.volume import LabelMap
@@ -58,12 +58,16 @@ def test_shortcuts_rate_the_selected_lesion(make_napari_viewer, qtbot, small_cas
     assert widget.buttons["gd"]["nodular"].isChecked()
     _press(qtbot, widget, "0")  # overlap n/a while both enhance: refused, with the reason
     assert "overlap" in widget.message.text() and binding_for(layer).ratings.get(1).overlap is None
-    _press(qtbot, widget, "2")
+    _press(qtbot, widget, KEYS[("overlap", "20-80%")])
     assert binding_for(layer).ratings.get(1).overlap == "20-80%"
     _press(qtbot, widget, "Q")  # Gd none under an overlap grade: refused
     assert "clear the overlap first" in widget.message.text()
     assert binding_for(layer).ratings.get(1).gd == "nodular"
-    _press(qtbot, widget, "2")  # pressing a set choice again clears it (unrated != none)
+    _press(qtbot, widget, KEYS[("overlap", "20-80%")])  # pressing a set choice again keeps it
+    assert binding_for(layer).ratings.get(1).overlap == "20-80%"
+    qtbot.keyClick(widget, Qt.Key.Key_Backspace)  # clearing is its own key (unrated != none)
+    assert binding_for(layer).ratings.get(1).overlap is None
+    assert "cleared" in widget.message.text()
     _press(qtbot, widget, "Q")
     assert binding_for(layer).ratings.get(1).gd == "none"
     assert "Lesion 1" in widget.title.text() and "USPIO+/Gd-" in widget.title.text()

@@ -17,11 +17,12 @@ from ..core.case import Case
 from ..core.lesions import DEFAULT_SHELL_WIDTH_MM, LesionModel, lesion_model
 from ..core.ratings import Ratings
 from .binding import LabelsBinding
+from .compare import MIRROR_ROLE
 from .overlays import SHELL_ROLE
 
 _BINDINGS: WeakKeyDictionary[Labels, LabelsBinding] = WeakKeyDictionary()
-#: Roles of Labels layers that hold no lesions (a white-matter mask, an overlay).
-NOT_LESIONS = ("wm_mask", SHELL_ROLE)
+#: Roles of Labels layers that hold no lesions of their own (a mask, an overlay, a mirror).
+NOT_LESIONS = ("wm_mask", SHELL_ROLE, MIRROR_ROLE)
 
 
 def case_of(layer) -> Case | None:

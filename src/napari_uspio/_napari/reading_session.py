@@ -21,6 +21,7 @@ from ..core.study.session import Reading, StudySession
 from ..core.study.store import StudyStore
 from .binding import LabelsBinding
 from .bindings import bind
+from .desk import desk_for
 from .layers import case_layers
 from .viewer import set_radiological_view
 
@@ -102,6 +103,7 @@ class ReadingSession:
         viewer.title = f"napari-uspio — case {reading.entry.code}"
         set_radiological_view(viewer)
         viewer.reset_view()
+        desk_for(viewer).bind(self.binding)
 
     def close_case(self, viewer) -> None:
         """Close the reading (everything is saved already) and remove its layers."""
@@ -111,6 +113,7 @@ class ReadingSession:
     def remove_layers(self, viewer) -> None:
         """Unbind and remove the layers shown."""
         if self.binding is not None:
+            desk_for(viewer).unbind()
             self.binding.disconnect()
         for layer in self.layers:
             if layer in viewer.layers:

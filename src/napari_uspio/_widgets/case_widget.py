@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.io import sample_case_dir
-from .._napari.viewer import add_case
+from .._napari.open_case import add_case
 from ..core.case import Case, load_case
 from ..core.roles import DERIVED, ROLES
 from ..core.volume import CaseError

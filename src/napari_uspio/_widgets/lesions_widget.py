@@ -37,6 +37,8 @@ from ..core.ratings import rating_columns
 
 #: Table refreshes are coalesced to one per this many ms (the model itself never lags).
 REFRESH_MS = 80
+#: Rows the lesion table always shows.
+MIN_ROWS = 8
 
 
 class _Item(QTableWidgetItem):
@@ -68,12 +70,25 @@ def _cell(value, column: str) -> QTableWidgetItem:
     return _Item(value, spec.column(column).decimals or 0)
 
 
-def _shown_columns(table) -> list[str]:
-    """Class first (the table is narrow), then the measures, then the other ratings."""
+def _shown_columns(table, every: bool) -> list[str]:
+    """Class first (the table is narrow), then the measures, then the other ratings.
+
+    Unless ``every``: the class and the measures with a short label in the spec.
+    """
     names = rating_columns()
     measures = [c for c in table.columns if c not in names]
-    ratings = [c for c in table.columns if c in names and c != "lesion_class"]
+    if not every:
+        measures = [c for c in measures if spec.column(c).label]
+    ratings = [c for c in table.columns if c in names and c != "lesion_class"] if every else []
     return ["lesion_class", *measures, *ratings] if "lesion_class" in table else measures
+
+
+def _header(name: str, every: bool) -> QTableWidgetItem:
+    """A column header: its short label in the compact table, its definition as tooltip."""
+    declared = spec.column(name)
+    item = QTableWidgetItem(name if every or not declared.label else declared.label)
+    item.setToolTip(declared.tooltip)
+    return item
 
 
 class LesionsWidget(QWidget):
@@ -105,6 +120,11 @@ class LesionsWidget(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.itemSelectionChanged.connect(self._row_selected)
         self.table.cellClicked.connect(lambda *_: self._row_selected())
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(rows * (MIN_ROWS + 1) + 4)  # MIN_ROWS rows and the header
+        self.all_columns = QCheckBox("all columns")
+        self.all_columns.setToolTip("every measure and rating column, named as in the CSV")
+        self.all_columns.toggled.connect(lambda _: self.refresh())
 
         self.new_button = QPushButton("New lesion")
         self.new_button.clicked.connect(self.new_lesion)
@@ -138,6 +158,8 @@ class LesionsWidget(QWidget):
         grid.addWidget(self.merge_button, 1, 1)
         grid.addWidget(self.shell_check, 2, 0)
         grid.addWidget(self.shell_width, 2, 1)
+        grid.addWidget(self.all_columns, 3, 0)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(grid)
         layout.addWidget(self.table, 1)
 
@@ -215,9 +237,11 @@ class LesionsWidget(QWidget):
         if table is None:
             self.table.setRowCount(0)
         else:
-            columns = _shown_columns(table)
+            every = self.all_columns.isChecked()
+            columns = _shown_columns(table, every)
             self.table.setColumnCount(len(columns) + 1)
-            self.table.setHorizontalHeaderLabels(["lesion", *columns])
+            for c, name in enumerate(["lesion", *columns]):
+                self.table.setHorizontalHeaderItem(c, _header(name, every))
             self.table.setRowCount(len(table))
             values = table[columns].to_numpy(dtype=object)
             for r, lesion_id in enumerate(table.index):

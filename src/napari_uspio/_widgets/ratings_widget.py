@@ -1,12 +1,9 @@
-"""The Ratings dock widget: rate the selected lesion by keyboard, walk the unrated ones."""
+"""The Ratings dock widget: the selected lesion's rating, its buttons and keys, the progress."""
 
 from __future__ import annotations
 
-from napari.layers import Labels
-from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QButtonGroup,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -16,67 +13,85 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._napari.bindings import binding_for
-from .._napari.viewer import show_lesion
+from .._napari.desk import desk_for
+from .._napari.reading_keys import key_of
 from ..core import fields as spec
-from ..core.ratings import RatingError
 from .reading_box import ReadingBox
 
-NEXT_KEY, PREVIOUS_KEY, COMMENT_KEY = "N", "P", "/"
+NEXT_KEY, PREVIOUS_KEY = key_of("step", "next"), key_of("step", "previous")
+COMMENT_KEY = key_of("request_comment")
+_BACKSPACE = getattr(Qt.Key.Key_Backspace, "value", Qt.Key.Key_Backspace)
+
+
+def _key_text(event) -> str | None:
+    """The napari key-binding text of a Qt key event ("Q", "Shift+Q", "Ctrl+Z")."""
+    code = int(getattr(event.key(), "value", event.key()))
+    base = "Backspace" if code == _BACKSPACE else (chr(code) if 32 < code < 127 else None)
+    if base is None:
+        return None
+    mods = event.modifiers()
+    prefix = "Ctrl+" if mods & Qt.KeyboardModifier.ControlModifier else ""
+    prefix += "Shift+" if mods & Qt.KeyboardModifier.ShiftModifier and base.isalpha() else ""
+    return prefix + base.upper()
 
 
 class RatingsWidget(QWidget):
     """Rate the selected lesion: every choice has a key, shown on its button.
 
-    Fields, labels and keys are those of :data:`napari_uspio.core.fields.RATINGS`.
-
-    Clicking a checked choice again (or pressing its key) clears it: unrated is
-    a state of its own, distinct from "none".
+    Fields, labels and keys are those of :data:`napari_uspio.core.fields.RATINGS`;
+    the keys work on the image and in this panel alike (the viewer's
+    :class:`~napari_uspio._napari.desk.ReadingDesk` answers both). A choice's key
+    or button sets it; its field's clear button (or Shift + key) makes it
+    unrated again; Ctrl+Z undoes.
     """
 
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.layer: Labels | None = None
+        self.desk = desk_for(napari_viewer)
         self.binding = None
         self.title = QLabel("No lesion selected.")
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.progress = QLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #ff8080;")
         self.buttons: dict[str, dict[str, QPushButton]] = {}
-        self._keys: dict[str, object] = {}
+        self.clear_buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
+        grid.setHorizontalSpacing(3)
+        grid.setVerticalSpacing(2)
         for row, field in enumerate(spec.RATINGS):
-            title = QLabel(field.title)
-            title.setToolTip(field.description)
+            title = QLabel(field.short)
+            title.setToolTip(f"{field.title}: {field.description}")
             grid.addWidget(title, row, 0)
-            group = QButtonGroup(self)
-            group.setExclusive(False)
             self.buttons[field.name] = {}
             for col, choice in enumerate(field.choices, start=1):
-                button = QPushButton(f"{choice.shown}  [{choice.key}]")
+                button = QPushButton(f"{choice.shown} [{choice.key}]")
                 button.setCheckable(True)
                 button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-                choose = self._chooser(field.name, choice.value)
-                button.clicked.connect(choose)
-                group.addButton(button)
+                button.setToolTip(f"{field.title}: {choice.shown} (key {choice.key})")
+                button.clicked.connect(self._presser(choice.key))
                 grid.addWidget(button, row, col)
                 self.buttons[field.name][choice.value] = button
-                self._keys[choice.key] = choose
+            clear = QPushButton("×")
+            clear.setFixedWidth(24)
+            clear.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            clear.setToolTip(f"clear {field.title} (unrated); Backspace clears the last set")
+            clear.clicked.connect(lambda _=False, name=field.name: self._act("clear", name))
+            grid.addWidget(clear, row, len(field.choices) + 1)
+            self.clear_buttons[field.name] = clear
         self.comment = QLineEdit()
         self.comment.setPlaceholderText(f"comment [{COMMENT_KEY}], Enter to save")
         self.comment.returnPressed.connect(self._save_comment)
         previous = QPushButton(f"◀ previous unrated [{PREVIOUS_KEY}]")
-        previous.clicked.connect(lambda: self.step(-1))
+        previous.clicked.connect(self._presser(PREVIOUS_KEY))
         following = QPushButton(f"next unrated [{NEXT_KEY}] ▶")
-        following.clicked.connect(lambda: self.step(+1))
-        self._keys[NEXT_KEY] = lambda: self.step(+1)
-        self._keys[PREVIOUS_KEY] = lambda: self.step(-1)
-        self._keys[COMMENT_KEY] = self.comment.setFocus
+        following.clicked.connect(self._presser(NEXT_KEY))
+        for button in (previous, following):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.progress)
         layout.addLayout(grid)
@@ -91,48 +106,48 @@ class RatingsWidget(QWidget):
         layout.addStretch(1)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
-        self.viewer.layers.selection.events.active.connect(self._follow_active)
-        self._follow_active()
+        self.desk.changed.connect(self._follow_desk)
+        self.desk.comment_requested.connect(self._focus_comment)
+        self._follow_desk()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Keys work while the widget has focus (the comment field keeps its typing)."""
-        action = self._keys.get(event.text().upper())
-        if action is None or event.modifiers() & ~Qt.KeyboardModifier.ShiftModifier:
+        """The desk's keys work while the panel has focus (the comment keeps its typing)."""
+        key = _key_text(event)
+        if key is None or not self.desk.press(key):
             super().keyPressEvent(event)
-            return
-        action()
 
-    def _chooser(self, field: str, value: str):
-        """The callback of a choice's button and key: :meth:`choose` that value."""
-        return lambda _checked=False: self.choose(field, value)
+    def _presser(self, key: str):
+        """The callback of a button: press its key on the desk."""
+        return lambda _checked=False: self.desk.press(key)
 
-    # ---- following the bound lesions layer -------------------------------------------
+    def _act(self, action: str, *args) -> None:
+        getattr(self.desk, action)(*args)
+        self.desk.changed.emit()
 
-    def _follow_active(self, event=None) -> None:
-        active = self.viewer.layers.selection.active
-        layers = [active] if isinstance(active, Labels) else []
-        layers += [lay for lay in self.viewer.layers if isinstance(lay, Labels)]
-        layer = next((lay for lay in layers if binding_for(lay) is not None), None)
-        if layer is self.layer:
-            return
-        self._detach()
-        if layer is not None:
-            self.layer, self.binding = layer, binding_for(layer)
-            # in a blinded reading session the study store saves and exports everything
-            self.reading.setVisible("study_code" not in layer.metadata)
-            layer.events.selected_label.connect(self.refresh)
-            self.binding.changed.connect(self.refresh)
+    # ---- following the desk's lesions layer ---------------------------------------
+
+    def _follow_desk(self) -> None:
+        binding = self.desk.binding
+        if binding is not self.binding:
+            self._detach()
+            if binding is not None:
+                self.binding = binding
+                # in a blinded reading session the study store saves and exports everything
+                self.reading.setVisible("study_code" not in binding.layer.metadata)
+                binding.layer.events.selected_label.connect(self.refresh)
+                binding.changed.connect(self.refresh)
         self.refresh()
 
     def _detach(self) -> None:
-        if self.layer is not None:
-            self.layer.events.selected_label.disconnect(self.refresh)
+        if self.binding is not None:
+            self.binding.layer.events.selected_label.disconnect(self.refresh)
             self.binding.changed.disconnect(self.refresh)
-        self.layer = self.binding = None
+        self.binding = None
 
     def closeEvent(self, event) -> None:  # noqa: D102 - Qt override
         self._detach()
-        self.viewer.layers.selection.events.active.disconnect(self._follow_active)
+        self.desk.changed.disconnect(self._follow_desk)
+        self.desk.comment_requested.disconnect(self._focus_comment)
         super().closeEvent(event)
 
     # ---- actions -----------------------------------------------------------------
@@ -140,63 +155,37 @@ class RatingsWidget(QWidget):
     @property
     def lesion_id(self) -> int | None:
         """The selected lesion, when it exists in the bound layer."""
-        if self.binding is None:
-            return None
-        lesion_id = int(self.layer.selected_label)
-        return lesion_id if lesion_id in self.binding.model.table().index else None
+        return self.desk.lesion_id
 
     def choose(self, field: str, value: str) -> None:
-        """Set ``field`` to ``value`` for the selected lesion, or clear it if it is set."""
-        lesion_id = self.lesion_id
-        if lesion_id is None:
-            self.message.setText("Select a painted lesion first.")
-            return
-        try:
-            if getattr(self.binding.ratings.get(lesion_id), field) == value:
-                self.binding.ratings.clear(lesion_id, field)
-            else:
-                self.binding.ratings.set(lesion_id, **{field: value})
-        except RatingError as exc:
-            self.message.setText(str(exc))
-            show_error(str(exc))
-        else:
-            self.message.setText("")
-        self.refresh()
+        """Set ``field`` to ``value`` for the selected lesion (the desk's action)."""
+        self._act("choose", field, value)
+
+    def _focus_comment(self) -> None:
+        self.comment.setFocus()
 
     def _save_comment(self) -> None:
         if self.lesion_id is not None:
-            self.binding.ratings.set(self.lesion_id, comment=self.comment.text())
+            self._act("comment", self.comment.text())
         self.setFocus()
-
-    def step(self, direction: int) -> None:
-        """Select the next (+1) or previous (-1) unrated lesion and centre on it."""
-        if self.binding is None:
-            return
-        ids = self.binding.model.ids
-        current = int(self.layer.selected_label)
-        find = (
-            self.binding.ratings.next_unrated
-            if direction > 0
-            else self.binding.ratings.previous_unrated
-        )
-        lesion_id = find(ids, current)
-        if lesion_id is None:
-            self.message.setText("Every lesion is rated.")
-            return
-        show_lesion(self.viewer, self.binding, lesion_id)
 
     # ---- view --------------------------------------------------------------------
 
     def refresh(self, *_) -> None:
-        """Show the selected lesion's rating, its class and the progress."""
+        """Show the selected lesion's rating, its class, the progress and the last message."""
         lesion_id = self.lesion_id
         enabled = lesion_id is not None
+        rating = self.binding.ratings.get(lesion_id) if enabled else None
         for field, buttons in self.buttons.items():
-            current = getattr(self.binding.ratings.get(lesion_id), field) if enabled else None
+            current = getattr(rating, field) if enabled else None
             for value, button in buttons.items():
                 button.setEnabled(enabled)
                 button.setChecked(value == current)
+            self.clear_buttons[field].setEnabled(enabled and current is not None)
         self.comment.setEnabled(enabled)
+        refused = self.desk.message.startswith("Refused")
+        self.message.setStyleSheet("color: #ff8080;" if refused else "color: #a0e0a0;")
+        self.message.setText(self.desk.message)
         if self.binding is None:
             self.title.setText("No bound lesions layer: open a case.")
             self.progress.setText("")
@@ -204,10 +193,10 @@ class RatingsWidget(QWidget):
         rated, total = self.binding.ratings.progress(self.binding.model.ids)
         self.progress.setText(f"rated {rated} of {total}")
         if not enabled:
-            self.title.setText("Select a painted lesion.")
+            self.title.setText("Select a painted lesion (L picks the one under the cursor).")
             return
-        rating = self.binding.ratings.get(lesion_id)
-        self.comment.setText(rating.comment)
+        if not self.comment.hasFocus():
+            self.comment.setText(rating.comment)
         cls = rating.lesion_class or "unrated"
         self.title.setText(
             f"<span style='font-size:15pt'><b>Lesion {lesion_id}</b></span> · class <b>{cls}</b>"

@@ -23,6 +23,7 @@ __all__ = [
     "COMMENT",
     "LESION_CLASS",
     "NA",
+    "OUTLINE_NOTE",
     "PATIENT_GROUP",
     "RATINGS",
     "Choice",
@@ -197,7 +198,7 @@ RATINGS = RatingSpec(
         RatingField(
             "overlap", "USPIO-Gd overlap", "Overlap",
             _choices(
-                ("<20%", "< 20 %", "1"), ("20-80%", "20-80 %", "2"), (">80%", "> 80 %", "3"),
+                ("<20%", "< 20 %", "7"), ("20-80%", "20-80 %", "8"), (">80%", "> 80 %", "9"),
                 (NA, "", "0"),
             ),
             positive=("<20%", "20-80%", ">80%"), read_on="t1_post_uspio",
@@ -251,8 +252,10 @@ class Column:
 
     ``unit`` is written in tables and provenance (``""``: a plain number or text),
     ``decimals`` the digits shown in the desk's tables (None: not a number),
-    ``label`` its short name in the selected lesion's summary (``""``: not shown
-    there), ``signed`` whether the summary shows a sign.
+    ``label`` its short name in the selected lesion's summary and the desk's
+    compact table (``""``: not shown there), ``signed`` whether the summary shows
+    a sign, ``outline`` whether the value depends on the outline drawn (it
+    averages over the lesion's voxels or its NAWM shell, built around it).
     """
 
     name: str
@@ -261,6 +264,17 @@ class Column:
     decimals: int | None = None
     label: str = ""
     signed: bool = False
+    outline: bool = False
+
+    @property
+    def tooltip(self) -> str:
+        """The column's definition for a tooltip, with its unit and the outline caveat."""
+        text = (
+            f"{self.name} ({self.unit}): {self.description}"
+            if self.unit
+            else (f"{self.name}: {self.description}")
+        )
+        return text.replace("`", "") + (OUTLINE_NOTE if self.outline else "")
 
     @property
     def unit_text(self) -> str:
@@ -274,6 +288,8 @@ class Column:
         return f"{text} {self.unit}" if self.unit and self.unit != "fraction" else text
 
 
+#: Said in the tooltip of every value that depends on the outline.
+OUTLINE_NOTE = ". Depends on the outline drawn: redraw the lesion and it changes."
 _ENH = (
     "`100 * ((post_lesion / post_shell) / (pre_lesion / pre_shell) - 1)` on `t1_pre_{0}` / "
     "`t1_post_{0}`"
@@ -289,20 +305,22 @@ COLUMNS: dict[str, Column] = {c.name: c for c in (
            "exact for oblique cases)", 1),
     Column("y_mm", "mm", "the same, y (anterior)", 1),
     Column("z_mm", "mm", "the same, z (superior)", 1),
-    Column("mtr_mean", "fraction", "mean MTR over the lesion, MTR = (M0 - Mmt) / M0", 3, "MTR"),
+    Column("mtr_mean", "fraction", "mean MTR over the lesion, MTR = (M0 - Mmt) / M0", 3, "MTR",
+           outline=True),
     Column("mtr_sd", "fraction", "sample SD (ddof 1) of MTR over the lesion", 3),
-    Column("qsm_mean_ppb", "ppb", "mean susceptibility over the lesion", 1),
-    Column("qsm_nawm_ppb", "ppb", "mean susceptibility over the lesion's NAWM shell", 1),
+    Column("qsm_mean_ppb", "ppb", "mean susceptibility over the lesion", 1, outline=True),
+    Column("qsm_nawm_ppb", "ppb", "mean susceptibility over the lesion's NAWM shell", 1,
+           outline=True),
     Column("qsm_rel_ppb", "ppb", "`qsm_mean_ppb - qsm_nawm_ppb` (the number seed 004 reports)", 1,
-           "QSM vs NAWM", True),
+           "QSM vs NAWM", True, True),
     Column("qsm_rim_ppb", "ppb",
            "mean over the lesion's edge voxels minus mean over its core voxels", 1,
-           "QSM edge − core", True),
-    Column("uspio_enh_pct", "%", _ENH.format("uspio"), 0, "USPIO enh.", True),
-    Column("gd_enh_pct", "%", _ENH.format("gd"), 0, "Gd enh.", True),
+           "QSM edge − core", True, True),
+    Column("uspio_enh_pct", "%", _ENH.format("uspio"), 0, "USPIO enh.", True, True),
+    Column("gd_enh_pct", "%", _ENH.format("gd"), 0, "Gd enh.", True, True),
     Column("r2star_mean", "s⁻¹", "mean R2* over the lesion", 1),
     Column("dr2star_mean", "s⁻¹", "mean of `dr2star = r2star_post - r2star` over the lesion", 1,
-           "ΔR2*", True),
+           "ΔR2*", True, True),
     Column("rated", "", "every required rating is set (True / False)"),
     Column("group", "", "patient group UEL / GEL / NEL; empty while unrated lesions could "
            "change it"),

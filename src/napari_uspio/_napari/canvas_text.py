@@ -1,0 +1,70 @@
+"""Text on the canvas: a few named lines (series, window, cursor values, a message).
+
+One :class:`CanvasText` per viewer (:func:`canvas_text`) composes the viewer's
+text overlay from named slots, so the reading keys, the window/level and the
+cursor readout each own their line and never overwrite each other's. A message
+(:meth:`CanvasText.flash`) shows what a key just did and clears itself.
+"""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from qtpy.QtCore import QTimer
+
+#: Slots, top to bottom.
+SLOTS = ("series", "window", "cursor", "message")
+#: How long a flashed message stays on the canvas.
+FLASH_MS = 2500
+
+_TEXTS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+class CanvasText:
+    """The viewer's text overlay, composed of named lines."""
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.lines: dict[str, str] = {}
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(lambda: self.set("message", ""))
+        overlay = viewer.canvas.overlays["text"]
+        overlay.position = "bottom_left"  # the compare panels name themselves top left
+        overlay.font_size = 11
+        overlay.color = "#f0f0f0"
+
+    def set(self, slot: str, text: str) -> None:
+        """Show ``text`` on the line ``slot`` (empty: remove the line)."""
+        if slot not in SLOTS:
+            raise ValueError(f"unknown canvas text slot {slot!r}; one of {SLOTS}")
+        if text:
+            self.lines[slot] = text
+        else:
+            self.lines.pop(slot, None)
+        shown = [self.lines[s] for s in SLOTS if s in self.lines]
+        self.viewer.canvas.overlays["text"].text = "\n".join(shown)
+        self.viewer.canvas.overlays["text"].visible = bool(shown)
+
+    def text(self, slot: str) -> str:
+        """The line shown in ``slot`` ('' when none)."""
+        return self.lines.get(slot, "")
+
+    def flash(self, text: str, ms: int = FLASH_MS) -> None:
+        """Show a short message that clears itself after ``ms`` milliseconds."""
+        self.set("message", text)
+        self._timer.start(ms)
+
+    def clear(self) -> None:
+        """Remove every line."""
+        self._timer.stop()
+        for slot in list(self.lines):
+            self.set(slot, "")
+
+
+def canvas_text(viewer) -> CanvasText:
+    """The :class:`CanvasText` of a viewer (made on first use)."""
+    text = _TEXTS.get(viewer)
+    if text is None:
+        text = _TEXTS[viewer] = CanvasText(viewer)
+    return text

@@ -1,0 +1,364 @@
+"""The reading desk of a viewer: keys on the image, overlay, flicks and compare layout.
+
+While a lesions layer is bound for reading (:meth:`ReadingDesk.bind`), every key
+of :func:`~.reading_keys.reading_keys` works with the cursor on the canvas (the
+keys are bound on the viewer and on each layer of the case, so they win over
+napari's shortcuts; :meth:`ReadingDesk.unbind` gives napari its keys back) and in
+the Ratings panel (which calls :meth:`ReadingDesk.press`). Each key says on the
+canvas what it did. Strokes and rating changes undo and redo in one history.
+"""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from napari.layers import Image, Labels
+from napari.utils.colormaps import DirectLabelColormap
+from psygnal import Signal
+
+from ..core import fields as spec
+from ..core.rating_history import RatingHistory
+from ..core.ratings import RatingError
+from ..core.roles import WINDOW_PAIRS
+from .binding import LabelsBinding
+from .canvas_text import canvas_text
+from .compare import CompareLayout, default_panels, set_visible
+from .reading_keys import reading_keys
+from .viewer import show_lesion
+
+
+class _NoTool:  # TEMPWIRE until window_level / navigation land
+    def remove(self):
+        pass
+
+
+def install_navigation(viewer):  # TEMPWIRE
+    return _NoTool()
+
+
+install_window_level = install_navigation  # TEMPWIRE
+
+
+def cycle_preset(viewer):  # TEMPWIRE
+    return ""
+
+
+__all__ = ["OVERLAY_MODES", "ReadingDesk", "desk_for"]
+
+#: How the lesions are drawn, in the order the overlay key cycles them.
+OVERLAY_MODES = ("outline", "fill", "hidden")
+#: Default brush diameter (napari's brush size is in world units: mm here).
+BRUSH_MM = 3.0
+#: Colours: every lesion, the selected one (which stands out), background.
+LESION_COLOUR, SELECTED_COLOUR = "#00e5ff", "#ffe000"
+FILL_OPACITY = 0.35
+#: How long a refusal stays on the canvas (ms).
+REFUSED_MS = 6000
+#: The pre / post pair each flick key swaps.
+FLICK_PAIRS = {"gd": WINDOW_PAIRS[0], "uspio": WINDOW_PAIRS[1]}
+
+_DESKS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+class ReadingDesk:
+    """Keys, overlay and layouts of one viewer, for the lesions layer bound for reading."""
+
+    #: Emitted after a desk action changed what the panels show.
+    changed = Signal()
+    #: Emitted when the reader asks to type a comment (the Ratings panel takes focus).
+    comment_requested = Signal()
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.binding: LabelsBinding | None = None
+        self.history: RatingHistory | None = None
+        self.compare: CompareLayout | None = None
+        self.overlay = OVERLAY_MODES[0]
+        self.extra_panels: tuple[str, ...] = ()
+        self.keys = {k.key: k for k in reading_keys()}
+        self._undo: list[str] = []  # "stroke" | "rating", oldest first
+        self._redo: list[str] = []
+        self._bound_keys: list = []  # (provider, key, what it replaced)
+        self._handles: list = []
+        self._last_field: dict[int, str] = {}
+        #: What the last key did (the panels show it too).
+        self.message = ""
+        self._styled: tuple | None = None  # (selected label, overlay) drawn
+
+    @property
+    def layer(self) -> Labels | None:
+        """The lesions layer read (None: none bound)."""
+        return None if self.binding is None else self.binding.layer
+
+    def text(self):
+        """The canvas text of the viewer."""
+        return canvas_text(self.viewer)
+
+    def say(self, message: str, ms: int | None = None) -> None:
+        """Tell the reader what a key did: on the canvas for a moment, and in ``message``."""
+        self.message = message
+        if ms is None:
+            self.text().flash(message)
+        else:
+            self.text().flash(message, ms=ms)
+
+    # ---- binding ------------------------------------------------------------------
+
+    def bind(self, binding: LabelsBinding) -> None:
+        """Read ``binding``'s layer: keys, outline overlay, 3 mm brush, compare, W/L, wheel."""
+        self.unbind()
+        self.binding, self.history = binding, RatingHistory(binding.ratings)
+        layer = binding.layer
+        layer.brush_size = BRUSH_MM
+        layer.events.paint.connect(self._stroked)
+        layer.events.selected_label.connect(self._restyle)
+        self.compare = CompareLayout(self.viewer, layer)
+        self._bind_keys([self.viewer, layer, *self._images()])
+        self.viewer.layers.events.inserted.connect(self._on_inserted)
+        self._handles = [install_window_level(self.viewer), install_navigation(self.viewer)]
+        for image in self._images():
+            image.events.visible.connect(self._show_series)
+        self.overlay, self._styled = OVERLAY_MODES[0], None
+        self._restyle()
+        self._show_series()
+        self.changed.emit()
+
+    def unbind(self) -> None:
+        """Give napari its keys back, single view, tools removed (nothing is lost)."""
+        if self.binding is None:
+            return
+        layer = self.binding.layer
+        layer.events.paint.disconnect(self._stroked)
+        layer.events.selected_label.disconnect(self._restyle)
+        self.viewer.layers.events.inserted.disconnect(self._on_inserted)
+        for image in self._images():
+            image.events.visible.disconnect(self._show_series)
+        self.compare.close()
+        for handle in self._handles:
+            handle.remove()
+        for provider, key, replaced in reversed(self._bound_keys):
+            provider.bind_key(key, replaced, overwrite=True)
+        self._bound_keys, self._handles = [], []
+        self.binding = self.history = self.compare = None
+        self._undo, self._redo = [], []
+        self.text().clear()
+        self.changed.emit()
+
+    # ---- keys ---------------------------------------------------------------------
+
+    def press(self, key: str) -> bool:
+        """Run the desk action of ``key`` (napari key-binding text); False if it has none."""
+        bound = self.keys.get(key)
+        if bound is None or self.binding is None:
+            return False
+        getattr(self, bound.action)(*bound.args)
+        self.changed.emit()
+        return True
+
+    def _bind_keys(self, providers) -> None:
+        for provider in providers:
+            for key in self.keys:
+                replaced = provider.bind_key(key, self._handler(key), overwrite=True)
+                self._bound_keys.append((provider, key, replaced))
+
+    def _handler(self, key: str):
+        def handler(_provider=None):
+            self.press(key)
+
+        return handler
+
+    def _on_inserted(self, event) -> None:
+        """A layer added while reading (a mirror, an overlay) answers the keys too."""
+        layer = event.value
+        if not any(provider is layer for provider, _, _ in self._bound_keys):
+            self._bind_keys([layer])
+
+    # ---- ratings ------------------------------------------------------------------
+
+    @property
+    def lesion_id(self) -> int | None:
+        """The selected lesion, when it is painted."""
+        if self.binding is None:
+            return None
+        lesion_id = int(self.layer.selected_label)
+        return lesion_id if lesion_id in self.binding.model.ids else None
+
+    def choose(self, field: str, value: str) -> None:
+        """Set ``field`` to ``value`` for the selected lesion (never a toggle)."""
+        self._rate(field, value)
+
+    def clear(self, field: str) -> None:
+        """Make ``field`` unrated again for the selected lesion."""
+        self._rate(field, None)
+
+    def clear_last(self) -> None:
+        """Clear the field last set on the selected lesion."""
+        field = self._last_field.get(self.lesion_id)
+        if field is None:
+            self.say("Nothing to clear: set a rating first.")
+            return
+        self._rate(field, None)
+
+    def comment(self, text: str) -> None:
+        """Save a comment on the selected lesion (undoable like a rating)."""
+        self._rate(spec.COMMENT, text)
+
+    def _rate(self, field: str, value: str | None) -> None:
+        lesion_id = self.lesion_id
+        if lesion_id is None:
+            self.say("Select a painted lesion first (L picks the one under the cursor).")
+            return
+        try:
+            step = self.history.set(lesion_id, **{field: value})
+        except RatingError as exc:
+            self.say(f"Refused: {exc}", ms=REFUSED_MS)
+            return
+        title = "Comment" if field == spec.COMMENT else spec.RATINGS[field].title
+        if value is None:
+            self._last_field.pop(lesion_id, None)
+            shown = "cleared"
+        else:
+            self._last_field[lesion_id] = field
+            shown = value if field == spec.COMMENT else spec.RATINGS[field].label(value)
+        if step is not None:
+            self._did("rating")
+        self.say(f"Lesion {lesion_id} · {title}: {shown}")
+
+    def step(self, direction: str) -> None:
+        """Select the next or previous unrated lesion and centre the view on it."""
+        ratings, ids = self.binding.ratings, self.binding.model.ids
+        current = int(self.layer.selected_label)
+        find = ratings.next_unrated if direction == "next" else ratings.previous_unrated
+        lesion_id = find(ids, current)
+        if lesion_id is None:
+            self.say("Every lesion is rated." if len(ids) else "No lesion painted yet.")
+            return
+        show_lesion(self.viewer, self.binding, lesion_id)
+        self.say(f"Lesion {lesion_id}")
+
+    def new_lesion(self) -> None:
+        """Select a lesion id never rated in this reading, in paint mode."""
+        lesion_id = self.binding.ratings.next_free_id(self.binding.model.ids)
+        self.layer.selected_label = lesion_id
+        self.layer.mode = "paint"
+        self.say(f"New lesion {lesion_id}: paint it")
+
+    def request_comment(self) -> None:
+        """Ask the Ratings panel to take the comment (it takes focus)."""
+        if self.lesion_id is None:
+            self.say("Select a painted lesion first.")
+            return
+        self.comment_requested.emit()
+
+    # ---- one history: strokes and ratings ----------------------------------------
+
+    def _did(self, kind: str) -> None:
+        self._undo.append(kind)
+        self._redo.clear()
+
+    def _stroked(self, event=None) -> None:
+        self._did("stroke")
+
+    def undo(self) -> None:
+        """Undo the last stroke or rating change, whichever came last."""
+        self._replay(self._undo, self._redo, undo=True)
+
+    def redo(self) -> None:
+        """Redo the last undone stroke or rating change."""
+        self._replay(self._redo, self._undo, undo=False)
+
+    def _replay(self, source: list[str], target: list[str], undo: bool) -> None:
+        verb = "Undo" if undo else "Redo"
+        if not source:
+            self.say(f"Nothing to {verb.lower()}.")
+            return
+        kind = source.pop()
+        target.append(kind)
+        if kind == "stroke":
+            self.layer.undo() if undo else self.layer.redo()
+            self.say(f"{verb}: stroke")
+            return
+        step = self.history.undo() if undo else self.history.redo()
+        fields = ", ".join(step.changed_fields())
+        self.say(f"{verb}: lesion {step.lesion_id} {fields}")
+
+    # ---- what is shown ------------------------------------------------------------
+
+    def cycle_overlay(self) -> None:
+        """Lesions as outline, fill, hidden, in turn."""
+        self.overlay = OVERLAY_MODES[(OVERLAY_MODES.index(self.overlay) + 1) % 3]
+        self._restyle()
+        self.say(f"Lesions: {self.overlay}")
+
+    def _restyle(self, event=None) -> None:
+        layer = self.layer
+        selected = int(layer.selected_label)
+        if self._styled != (selected, self.overlay):
+            self._styled = (selected, self.overlay)  # napari re-emits selected_label here
+            colours = {None: LESION_COLOUR, 0: "transparent"}
+            if selected:
+                colours[selected] = SELECTED_COLOUR
+            layer.colormap = DirectLabelColormap(color_dict=colours)
+        layer.contour = 1 if self.overlay == "outline" else 0
+        layer.opacity = 1.0 if self.overlay == "outline" else FILL_OPACITY
+        set_visible(layer, self.overlay != "hidden")
+        self.compare.style_mirrors()
+
+    def flick(self, pair: str) -> None:
+        """Show the other image of a pre / post pair in place of the one shown."""
+        if self.compare.active:
+            self.say("The compare layout shows pre and post side by side.")
+            return
+        images = self._images_by_role()
+        pre, post = FLICK_PAIRS[pair]
+        if pre not in images or post not in images:
+            self.say(f"This case has no {pre} / {post} pair.")
+            return
+        role = pre if images[post].visible else post
+        for name, image in images.items():
+            set_visible(image, name == role)
+
+    def toggle_compare(self) -> None:
+        """Switch between the single view and the compare layout."""
+        if self.compare.active:
+            self.compare.single()
+            self.say("Single view")
+        else:
+            panels = default_panels(self._images_by_role(), self.extra_panels)
+            self.compare.show(panels)
+            self.say("Compare layout")
+        self._show_series()
+
+    def set_extra_panels(self, roles: tuple[str, ...]) -> None:
+        """The roles shown after pre | post Gd and USPIO in the compare layout (relaid now)."""
+        self.extra_panels = tuple(roles)
+        if self.compare is not None and self.compare.active:
+            self.compare.show(default_panels(self._images_by_role(), self.extra_panels))
+            self._show_series()
+
+    def cycle_window(self) -> None:
+        """The next window preset of the image shown (or under the cursor)."""
+        shown = cycle_preset(self.viewer)
+        if shown:
+            self.say(shown)
+
+    def _show_series(self, event=None) -> None:
+        if self.compare is not None and self.compare.active:
+            self.text().set("series", "compare: " + " | ".join(self.compare.panels))
+            return
+        shown = [name for name, image in self._images_by_role().items() if image.visible]
+        self.text().set("series", " + ".join(shown) if shown else "no image shown")
+
+    def _images(self) -> list[Image]:
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _images_by_role(self) -> dict[str, Image]:
+        return {layer.metadata.get("role", layer.name): layer for layer in self._images()}
+
+
+def desk_for(viewer) -> ReadingDesk:
+    """The reading desk of a viewer (made on first use)."""
+    desk = _DESKS.get(viewer)
+    if desk is None:
+        desk = _DESKS[viewer] = ReadingDesk(viewer)
+    return desk
