@@ -95,3 +95,12 @@ def lesion_columns_markdown() -> str:
         column = fields.column(name)
         lines.append(f"| `{name}` | {column.unit} | {column.decimals} | {column.description} |")
     return "\n".join(lines)
+
+
+def keymap_markdown() -> str:
+    """The README's table of the desk's keys (besides the rating keys), from the keymap."""
+    from napari_uspio._napari.reading_keys import DESK_KEYS
+
+    lines = ["| key | does |", "|---|---|"]
+    lines += [f"| `{k.key}` | {k.description} |" for k in DESK_KEYS]
+    return "\n".join(lines)

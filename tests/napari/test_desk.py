@@ -171,3 +171,12 @@ def test_compare_layout_paints_the_one_map_from_any_panel(qtbot, reading):
     _type(qtbot, viewer, "Y")
     assert not viewer.canvas.grid.enabled
     assert viewer.layers[-1] is layer and not any(m.visible for m in desk.compare.mirrors)
+
+
+def test_readme_lists_the_reading_keymap():
+    from pathlib import Path
+
+    from helpers import keymap_markdown
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert keymap_markdown() in readme, "README.md: paste this keymap:\n" + keymap_markdown()

@@ -64,6 +64,8 @@ def test_wheel_ships_the_top_level_manifest(tmp_path):
     assert manifest.name == "napari-uspio"
     widgets = {w.display_name for w in manifest.contributions.widgets}
     assert widgets == {
+        "Reading desk",
+        "Study setup (coordinator)",
         "Case",
         "Lesions",
         "Ratings",

@@ -5,13 +5,21 @@ layers named by role; readers shown only as letters). The work on items (queue,
 consensus, final ratings, decisions, export) is the GUI-free
 :class:`~napari_uspio.core.adjudication.desk.AdjudicationDesk`; this adapter
 shows an item: its case under the adjudicator's code with the consensus label
-map (``consensus`` layer: lesion id = item number, autosaved like any reading),
-one outline layer per reader (``Reader A``, ``Reader B``, ...), the image the
-disputed rating is read on, the view centred on the item; and it makes a
-reader's mask or "no lesion" an undoable edit of the consensus layer.
+map (``consensus`` layer: lesion id = item number, autosaved like any reading,
+drawn by the reading desk: outlines, the open item in the selected colour), one
+outline layer per reader (``Reader A``, ``Reader B``, ...) in its own colour
+(:meth:`AdjudicationSession.legend`), the evidence image of every disputed
+field, the view centred and zoomed on the item; and it makes a reader's mask or
+"no lesion" an undoable edit of the consensus layer.
+
+Where outlines coincide they stay apart: the consensus (1 voxel thick) is drawn
+on top, Reader A (2 voxels) under it, Reader B (3) under A, and so on, so every
+outline shows as its own band inside the one above it.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from napari.layers import Image, Labels
@@ -20,22 +28,35 @@ from napari.utils.colormaps import DirectLabelColormap
 from ..core.adjudication.desk import AdjudicationDesk, Voxels
 from ..core.adjudication.items import Item
 from ..core.adjudication.queue import CaseAdjudication
+from .compare import set_visible
+from .desk import LESION_COLOUR, SELECTED_COLOUR, desk_for
 from .reading_session import ReadingSession
-from .viewer import show_lesion
 
-#: Outline colours of the readers' masks, by letter order (A, B, C, ...).
-READER_COLORS = ("#00e5ff", "#ff4df0", "#ffd000", "#7cff4d", "#ff8a3d", "#b48cff")
+#: Outline colours of the readers' masks, by letter order (A, B, C, ...): none of them
+#: the consensus colours (``LESION_COLOUR``, ``SELECTED_COLOUR`` of the reading desk).
+READER_COLORS = ("#ff4df0", "#ff8a3d", "#7cff4d", "#b48cff", "#ff4d4d", "#ffffff")
 CONSENSUS_LAYER = "consensus"
-#: The image each disputed rating is read on, shown when an item opens.
-EVIDENCE = {
-    "gd": "t1_post_gd",
-    "uspio": "t1_post_uspio",
-    "qsm_rim": "qsm",
-    "central_vein": "t2star",
-    "overlap": "t1_post_uspio",
-    "black_hole": "t1_pre_gd",
-    "detection": "flair",
-}
+#: Field of view around an opened item: three times its extent, at least this (mm).
+MIN_FOV_MM = 40.0
+
+
+class LegendEntry(NamedTuple):
+    """One line of the legend: who, colour, outline thickness (voxels), layer name."""
+
+    name: str
+    colour: str
+    contour: int
+    layer: str
+
+
+def reader_colour(letter: str) -> str:
+    """The outline colour of Reader ``letter``."""
+    return READER_COLORS[(ord(letter) - ord("A")) % len(READER_COLORS)]
+
+
+def reader_contour(letter: str) -> int:
+    """The outline thickness (voxels) of Reader ``letter``: A 2, B 3, ... (consensus: 1)."""
+    return 2 + ord(letter) - ord("A")
 
 
 class AdjudicationSession(ReadingSession):
@@ -57,20 +78,42 @@ class AdjudicationSession(ReadingSession):
         return self.desk.item
 
     def open_item(self, viewer, ca: CaseAdjudication, item: Item) -> None:
-        """Show an item: its case (opened if needed), the readers' masks, centred on it.
+        """Show an item: its case (opened if needed), the readers' masks, zoomed on it.
 
         A case no longer ready is refused by the desk before anything closes.
         """
         if self.desk.current is None or self.desk.current.code != ca.code:
             self.show(viewer, self.desk.open_case(ca))
             self.binding.layer.name = CONSENSUS_LAYER
-            self.binding.layer.brush_size = 3  # lesions are a few mm across
             self._add_reader_layers(viewer)
         self.desk.select(item)
         viewer.layers.selection.active = self.binding.layer
-        self.binding.layer.selected_label = self.desk.item.item
-        self._show_evidence()
-        self._centre(viewer)
+        self.binding.layer.selected_label = self.desk.item.item  # drawn in SELECTED_COLOUR
+        self._show_evidence(viewer)
+        self._focus(viewer)
+
+    def legend(self) -> list[LegendEntry]:
+        """The consensus, its open item, then each reader: colour and outline thickness."""
+        entries = [
+            LegendEntry("Consensus", LESION_COLOUR, 1, CONSENSUS_LAYER),
+            LegendEntry("Open item (consensus)", SELECTED_COLOUR, 1, CONSENSUS_LAYER),
+        ]
+        for layer in self.reader_layers:
+            letter = layer.metadata["letter"]
+            entries.append(
+                LegendEntry(layer.name, reader_colour(letter), reader_contour(letter), layer.name)
+            )
+        return entries
+
+    def set_reader_visible(self, letter: str, visible: bool) -> None:
+        """Show or hide Reader ``letter``'s outlines."""
+        for layer in self.reader_layers:
+            if layer.metadata["letter"] == letter:
+                layer.visible = bool(visible)
+
+    def evidence_roles(self) -> tuple[str, ...]:
+        """The evidence images of the open item's disputed fields (shown when it opens)."""
+        return self.desk.evidence_roles() if self.desk.item is not None else ()
 
     def use_reader_mask(self, letter: str) -> None:
         """Make the item's consensus mask exactly that reader's lesion (undoable)."""
@@ -94,20 +137,29 @@ class AdjudicationSession(ReadingSession):
             self.binding.delete_lesion(number)
         self.binding.layer.data_setitem(voxels, number)
 
-    def _show_evidence(self) -> None:
-        """Show the image the first disputed rating is read on (FLAIR for detection)."""
-        disputed = self.desk.item.disputed_fields
-        role = EVIDENCE.get(disputed[0], "flair") if disputed else "flair"
+    def _show_evidence(self, viewer) -> None:
+        """Show the evidence image of every disputed field (the others hidden).
+
+        Two or more: side by side in the compare layout (the consensus outlined on
+        each; the readers' outlines come back in the single view, key Y).
+        """
+        roles = self.evidence_roles()
+        compare = desk_for(viewer).compare
+        compare.single()
         images = [x for x in self.layers if isinstance(x, Image)]
-        if not any(x.name == role for x in images):
+        shown = [x for x in images if x.metadata.get("role", x.name) in roles]
+        if not shown:
             return
         for layer in images:
-            layer.visible = layer.name == role
+            set_visible(layer, layer in shown)
+        if len(shown) > 1:
+            compare.show(list(roles))  # in the order of the disputed fields
 
     def _add_reader_layers(self, viewer) -> None:
+        """One outline layer per reader, under the consensus: A just under it, then B, ..."""
         lesions, current = self.binding.layer, self.desk.current
+        above = lesions
         for reader, letter in sorted(current.letters.items(), key=lambda kv: kv[1]):
-            colour = READER_COLORS[(ord(letter) - ord("A")) % len(READER_COLORS)]
             mask = (self.desk.readings.readings[reader].labels > 0).astype(np.uint8)
             layer = Labels(
                 mask,
@@ -116,22 +168,41 @@ class AdjudicationSession(ReadingSession):
                 translate=lesions.translate,
                 opacity=1.0,
                 colormap=DirectLabelColormap(
-                    color_dict={None: "transparent", 0: "transparent", 1: colour}
+                    color_dict={None: "transparent", 0: "transparent", 1: reader_colour(letter)}
                 ),
-                metadata={"study_code": current.code, "role": "reader mask"},
+                metadata={"study_code": current.code, "role": "reader mask", "letter": letter},
             )
-            layer.contour = 1
+            layer.contour = reader_contour(letter)
             layer.editable = False
-            viewer.add_layer(layer)
+            viewer.layers.insert(viewer.layers.index(above), layer)
             self.reader_layers.append(layer)
+            above = layer
+        viewer.layers.selection.active = lesions
 
-    def _centre(self, viewer) -> None:
-        item = self.desk.item
+    def _item_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """Voxel bounds (low, high) of the open item in the consensus and every reader's mask."""
+        item, boxes = self.desk.item, []
         if item.item in self.binding.model.ids:
-            show_lesion(viewer, self.binding, item.item)
-            return
-        voxels = self.desk.reader_voxels(self.desk.current.letters[item.detected_by[0]])
-        centre = [(v.min() + v.max()) / 2 for v in voxels]
-        world = self.binding.layer.data_to_world(centre)
-        viewer.dims.set_point(0, float(world[0]))
-        viewer.scene.camera.center = tuple(float(v) for v in world)
+            box = self.binding.model.lesion_bbox(item.item)
+            boxes.append(([s.start for s in box], [s.stop - 1 for s in box]))
+        for reader in item.detected_by:
+            voxels = self.desk.reader_voxels(self.desk.current.letters[reader])
+            boxes.append(([v.min() for v in voxels], [v.max() for v in voxels]))
+        return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+
+    def _focus(self, viewer) -> None:
+        """Slice and centre on the item; zoom so it fills a third of the view (40 mm at least)."""
+        low, high = self._item_box()
+        layer = self.binding.layer
+        centre = layer.data_to_world((low + high) / 2)
+        size = (high - low + 1) * np.asarray(layer.scale)
+        viewer.reset_view()
+        shown = list(viewer.dims.displayed)
+        extent = viewer.layers.extent.world
+        span = float(min(extent[1][d] - extent[0][d] for d in shown))
+        fov = max(3 * float(max(size[d] for d in shown)), MIN_FOV_MM)
+        camera = viewer.scene.camera
+        camera.zoom = camera.zoom * max(1.0, span / fov)
+        for d in viewer.dims.not_displayed:
+            viewer.dims.set_point(d, float(centre[d]))
+        camera.center = tuple(float(centre[d]) for d in shown)

@@ -53,6 +53,7 @@ class CompareLayout:
         self.panels: list[str] = []
         self._single_order: list = []
         self._single_visible: dict = {}
+        self._tiles = 1  # tiles across the longer side of the grid (zoom divided by it)
         lesions.events.paint.connect(self._refresh_mirrors)
         lesions.events.set_data.connect(self._refresh_mirrors)
 
@@ -92,12 +93,15 @@ class CompareLayout:
             set_visible(outline, self.lesions.visible if outline is not self.lesions else True)
             image.name_overlay.visible = True
         self._reorder(placed + rest)  # napari's grid: layer i sits in tile i // stride
-        self.panels = panels
         self.viewer.canvas.grid.stride = 2
         self.viewer.canvas.grid.spacing = 4
+        was_active = self.active
+        self.panels = panels
         self.viewer.canvas.grid.enabled = True
         self.viewer.layers.selection.active = self.lesions
-        self.viewer.reset_view()
+        if not was_active:  # each panel shows the field of view the single view showed
+            self._tiles = max(self.viewer.canvas.grid.actual_shape(self.viewer.layers))
+            self.viewer.scene.camera.zoom /= self._tiles
 
     def single(self) -> None:
         """Back to the single view: the layers' reading order and visibility, mirrors hidden."""
@@ -113,7 +117,7 @@ class CompareLayout:
             set_visible(layer, self._single_visible.get(layer, False))
         self.panels = []
         self.viewer.layers.selection.active = self.lesions
-        self.viewer.reset_view()
+        self.viewer.scene.camera.zoom *= self._tiles
 
     def style_mirrors(self) -> None:
         """Draw every mirror like the lesions layer (colours, outline, opacity)."""
@@ -147,6 +151,7 @@ class CompareLayout:
                 name=f"lesions ({len(self.mirrors) + 2})",
                 scale=self.lesions.scale,
                 translate=self.lesions.translate,
+                units=self.lesions.units,
                 metadata={"role": MIRROR_ROLE},
                 visible=False,
             )

@@ -23,25 +23,10 @@ from ..core.roles import WINDOW_PAIRS
 from .binding import LabelsBinding
 from .canvas_text import canvas_text
 from .compare import CompareLayout, default_panels, set_visible
+from .navigation import install_navigation
 from .reading_keys import reading_keys
 from .viewer import show_lesion
-
-
-class _NoTool:  # TEMPWIRE until window_level / navigation land
-    def remove(self):
-        pass
-
-
-def install_navigation(viewer):  # TEMPWIRE
-    return _NoTool()
-
-
-install_window_level = install_navigation  # TEMPWIRE
-
-
-def cycle_preset(viewer):  # TEMPWIRE
-    return ""
-
+from .window_level import install_window_level
 
 __all__ = ["OVERLAY_MODES", "ReadingDesk", "desk_for"]
 
@@ -73,6 +58,7 @@ class ReadingDesk:
         self.binding: LabelsBinding | None = None
         self.history: RatingHistory | None = None
         self.compare: CompareLayout | None = None
+        self.window_level = None  # the W/L tools while bound (window_level.WindowLevel)
         self.overlay = OVERLAY_MODES[0]
         self.extra_panels: tuple[str, ...] = ()
         self.keys = {k.key: k for k in reading_keys()}
@@ -115,7 +101,8 @@ class ReadingDesk:
         self.compare = CompareLayout(self.viewer, layer)
         self._bind_keys([self.viewer, layer, *self._images()])
         self.viewer.layers.events.inserted.connect(self._on_inserted)
-        self._handles = [install_window_level(self.viewer), install_navigation(self.viewer)]
+        self.window_level = install_window_level(self.viewer)
+        self._handles = [self.window_level, install_navigation(self.viewer)]
         for image in self._images():
             image.events.visible.connect(self._show_series)
         self.overlay, self._styled = OVERLAY_MODES[0], None
@@ -139,7 +126,7 @@ class ReadingDesk:
         for provider, key, replaced in reversed(self._bound_keys):
             provider.bind_key(key, replaced, overwrite=True)
         self._bound_keys, self._handles = [], []
-        self.binding = self.history = self.compare = None
+        self.binding = self.history = self.compare = self.window_level = None
         self._undo, self._redo = [], []
         self.text().clear()
         self.changed.emit()
@@ -337,12 +324,16 @@ class ReadingDesk:
             self._show_series()
 
     def cycle_window(self) -> None:
-        """The next window preset of the image shown (or under the cursor)."""
-        shown = cycle_preset(self.viewer)
-        if shown:
-            self.say(shown)
+        """The next window preset of the image under the cursor."""
+        self.say(self.window_level.cycle_preset())
+
+    def toggle_window_drag(self) -> None:
+        """W/L drag mode on or off (painting pauses while it is on)."""
+        self.say(self.window_level.toggle())
 
     def _show_series(self, event=None) -> None:
+        if self.window_level is not None:
+            self.window_level.refresh()
         if self.compare is not None and self.compare.active:
             self.text().set("series", "compare: " + " | ".join(self.compare.panels))
             return

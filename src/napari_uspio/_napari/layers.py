@@ -17,8 +17,8 @@ FIRST_SHOWN = ("flair", "t2", "t1_post_uspio", "t1_post_gd", "qsm")
 
 
 def placement(grid: Grid) -> dict[str, Any]:
-    """The ``scale`` / ``translate`` every layer of a case shares."""
-    return {"scale": grid.scale, "translate": grid.translate}
+    """The ``scale`` / ``translate`` (in mm) every layer of a case shares."""
+    return {"scale": grid.scale, "translate": grid.translate, "units": ("mm",) * len(grid.scale)}
 
 
 def image_layers(case: Case) -> list[LayerData]:

@@ -46,7 +46,8 @@ DESK_KEYS: tuple[ReadingKey, ...] = (
     ReadingKey("G", "flick", ("gd",), "flick pre <-> post Gd T1 in place"),
     ReadingKey("U", "flick", ("uspio",), "flick pre <-> post USPIO T1 in place"),
     ReadingKey("Y", "toggle_compare", (), "single view <-> linked compare layout"),
-    ReadingKey("I", "cycle_window", (), "next window preset of the image shown"),
+    ReadingKey("I", "toggle_window_drag", (), "W/L drag mode on / off (drag: width, level)"),
+    ReadingKey("Shift+I", "cycle_window", (), "next window preset of the image under the cursor"),
 )
 
 

@@ -44,7 +44,7 @@ class DeskWidget(QWidget):
         self.compare_button = self._button("Compare", "toggle_compare")
         self.overlay_button = self._button("Outline / fill", "cycle_overlay")
         self.panels = QToolButton()
-        self.panels.setText("Compare panels")
+        self.panels.setText("Panels…")
         self.panels.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.panels)
         self.panel_actions = {}

@@ -60,6 +60,7 @@ class RatingsWidget(QWidget):
         grid = QGridLayout()
         grid.setHorizontalSpacing(3)
         grid.setVerticalSpacing(2)
+        clear_column = 1 + max(len(field.choices) for field in spec.RATINGS)
         for row, field in enumerate(spec.RATINGS):
             title = QLabel(field.short)
             title.setToolTip(f"{field.title}: {field.description}")
@@ -78,7 +79,7 @@ class RatingsWidget(QWidget):
             clear.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             clear.setToolTip(f"clear {field.title} (unrated); Backspace clears the last set")
             clear.clicked.connect(lambda _=False, name=field.name: self._act("clear", name))
-            grid.addWidget(clear, row, len(field.choices) + 1)
+            grid.addWidget(clear, row, clear_column)
             self.clear_buttons[field.name] = clear
         self.comment = QLineEdit()
         self.comment.setPlaceholderText(f"comment [{COMMENT_KEY}], Enter to save")

@@ -51,3 +51,36 @@ def case_windows(maps: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float
             )
             windows[pre] = windows[post] = shared
     return windows
+
+
+#: Fixed presets of roles with physical units (name, (low, high)).
+FIXED_PRESETS: dict[str, tuple[tuple[str, tuple[float, float]], ...]] = {
+    "qsm": (
+        ("±50 ppb", (-50.0, 50.0)),
+        ("±100 ppb", (-100.0, 100.0)),
+        ("±200 ppb", (-200.0, 200.0)),
+    ),
+    "mtr": (("MTR 0-0.6", (0.0, 0.6)), ("MTR 0.2-0.5 (WM)", (0.2, 0.5))),
+}
+
+
+def window_presets(role: str, data: np.ndarray) -> list[tuple[str, tuple[float, float]]]:
+    """Named windows a reader cycles through for a map: default, narrow, wide, fixed ones.
+
+    *default* is the window the case opens with (:func:`percentile_window`, or the
+    role's fixed window); *narrow* halves its width around the same level (lesion
+    contrast on T1 / FLAIR), *wide* doubles it; roles with physical units add fixed
+    windows (QSM in ppb, MTR as a fraction).
+    """
+    hint = DISPLAY.get(role)
+    if hint is not None and hint.window is not None:
+        default = hint.window
+    else:
+        default = percentile_window(data, symmetric=role in SYMMETRIC)
+    level, width = (default[0] + default[1]) / 2, default[1] - default[0]
+    presets = [
+        ("default", default),
+        ("narrow", (level - width / 4, level + width / 4)),
+        ("wide", (level - width, level + width)),
+    ]
+    return presets + list(FIXED_PRESETS.get(role, ()))
