@@ -25,9 +25,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_uspio._napari.desk import desk_for
 from napari_uspio._widgets.adjudication_widget import AdjudicationWidget
 from napari_uspio.core.study.manifest import load_study
-from napari_uspio.testing.simulate import simulate_study
 
 ADJ = "adj"
 READERS = ("r1", "r2", "r3")
@@ -42,11 +42,13 @@ RED = QColor(Qt.GlobalColor.darkRed)
 
 # ---------------------------------------------------------------- helpers
 @pytest.fixture
-def study_dir(tmp_path):
-    simulate_study(
-        tmp_path / "study", tmp_path / "cases", n_cases=2, shape_xyz=(64, 64, 12), n_lesions=8
-    )
-    return tmp_path / "study"
+def study_dir(simulated_study):
+    """A fresh copy of the session's two-case demo study (its phantoms are shared)."""
+    return simulated_study("adjudication", copy=True, n_cases=2, shape_xyz=(64, 64, 12)).folder
+
+
+def _cases_dir(study_dir):
+    return load_study(study_dir).case_folder(CASE_IDS[0]).parent
 
 
 @pytest.fixture
@@ -143,7 +145,7 @@ def _reader_mask(widget, reader: str, lesion: int, shape) -> np.ndarray:
 
 def _leaks(strings: list[str], study_dir) -> list[tuple[str, str]]:
     """(what leaked, where) for reader ids as whole tokens, case ids, the cases folder."""
-    cases = study_dir.parent / "cases"
+    cases = _cases_dir(study_dir)
     plain = [str(cases), str(cases.resolve()), "sub-", "phantom", *CASE_IDS]
     plain += [p.name.split(".")[0] for p in (cases / CASE_IDS[0]).glob("*.nii.gz")]
     token = re.compile(r"(?<![A-Za-z0-9_])(r1|r2|r3)(?![A-Za-z0-9_])")
@@ -172,8 +174,11 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
 
     # the first item is open: consensus + one outline layer per reader, blinded letters
     assert session.current.case_id == "sub-01" and session.item.item == 1
+    compare = desk_for(viewer).compare  # two disputed fields: their images side by side
+    assert compare.panels == ["t1_post_uspio", "qsm"] and viewer.canvas.grid.enabled
+    assert desk_for(viewer).press("Y") and not compare.active  # the single view, readers shown
     names = [layer.name for layer in viewer.layers]
-    assert names[-4:] == ["consensus", "Reader A", "Reader B", "Reader C"]
+    assert names[-4:] == ["Reader C", "Reader B", "Reader A", "consensus"]
     assert viewer.layers.selection.active is viewer.layers["consensus"]
     assert viewer.layers["consensus"].selected_label == 1
     assert code1 in viewer.title
@@ -202,9 +207,11 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     assert _final(widget, "qsm_rim").currentData() is None
     assert _final(widget, "confidence").currentData() is None
 
-    # Resolve with nothing decided: refused, item still pending
+    # Resolve with nothing decided: refused, naming the disputed fields, item still pending
     _click(qtbot, widget, "Resolve item and open the next")
-    assert widget.state.text().startswith("Not done: rate the consensus lesion completely")
+    assert widget.state.text().startswith(
+        "Not done: choose the final USPIO enhancement, QSM rim first"
+    )
     assert store.adjudications(ADJ) == []
 
     # an inconsistent Final is refused and the combo shows the rating as it is
@@ -257,8 +264,10 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     _click(qtbot, widget, f"Use Reader {letters['r1']}'s mask")
     np.testing.assert_array_equal(consensus.data == 5, r1_mask)
     assert (consensus.data == 1).sum() > 0  # the other items are untouched
-    # the reader's rating fills what was unset (confidence here)
-    assert _final(widget, "confidence").currentData() == "high"
+    # the mask only: the reader's confidence is not copied into the final answer
+    assert _final(widget, "confidence").currentData() is None
+    assert not session.desk.final_rating().complete
+    _set_final(widget, "confidence", "high")
     assert session.desk.final_rating().complete
     strings += ui_strings(viewer, widget, first_note)  # item 5
     rationale5 = "Small T2 lesion clearly present on FLAIR; a reader missed it."
@@ -295,7 +304,7 @@ def test_adjudicator_clears_the_queue_blinded_and_exports(
     # reader id, case id or cases folder
     for seen in (code1, code2, "Reader A", "Reader C", "Final", "ring-like", "focal"):
         assert any(seen in text for text in strings), seen
-    assert "r2star" in strings and any("rate the consensus lesion" in t for t in strings)
+    assert "r2star" in strings and any("choose the final USPIO" in t for t in strings)
     assert _leaks(strings, study_dir) == []
 
     # export
@@ -335,10 +344,10 @@ def test_decisions_and_mask_edits_survive_a_crash(make_napari_viewer, qtbot, fla
     assert [layer.name for layer in viewer.layers] == [
         "flair",
         "wm_mask",
-        "consensus",
-        "Reader A",
-        "Reader B",
         "Reader C",
+        "Reader B",
+        "Reader A",
+        "consensus",
     ]
     session = widget.session
     code1 = session.current.code
@@ -408,7 +417,7 @@ def test_sign_in_refuses_a_reader_and_a_wrong_folder(make_napari_viewer, qtbot, 
     assert f"{wrong} is not a study folder" in widget.state.text()
 
     # the cases folder is a folder, but not a study: named too
-    cases = study_dir.parent / "cases"
+    cases = _cases_dir(study_dir)
     widget.study.clear()
     qtbot.keyClicks(widget.study, str(cases))
     _sign_in(qtbot, widget)
@@ -487,3 +496,103 @@ def test_editing_a_decided_item_keeps_export_and_log_consistent(
     assert _queue(widget)[0][3] == "pending"
     with load_study(flair_study).open_store() as store:
         assert "withdraw decision" in [a.action for a in store.audit_log(ADJ)]
+
+
+# ---------------------------------------------------------------- 6. the desk shows the item
+def _pixels(shot: np.ndarray, colour: str, tol: int = 40) -> int:
+    rgb = np.array(QColor(colour).getRgb()[:3])
+    return int((np.abs(shot[..., :3].astype(int) - rgb).max(axis=-1) <= tol).sum())
+
+
+def test_an_item_opens_zoomed_highlighted_with_legend_evidence_and_tooltips(
+    make_napari_viewer, qtbot, study_dir
+):
+    from napari_uspio._napari.adjudication_session import READER_COLORS
+    from napari_uspio._napari.desk import LESION_COLOUR, SELECTED_COLOUR
+    from napari_uspio.core import fields as spec
+
+    viewer, widget = _open(make_napari_viewer, qtbot, study_dir)
+    viewer.window._qt_window.resize(1600, 1000)
+    session = widget.session
+    assert session.item.item == 1 and session.item.disputed_fields == ("uspio", "qsm_rim")
+    consensus = viewer.layers["consensus"]
+    scale = np.asarray(consensus.scale)
+
+    # zoomed and centred on the item, on its slice; the item stands out in its colour
+    box = session.desk.reading.model.lesion_bbox(1)
+    centre = consensus.data_to_world([(s.start + s.stop - 1) / 2 for s in box])
+    assert viewer.dims.point[0] == pytest.approx(centre[0], abs=scale[0])
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], centre[1:], atol=1.0)
+    zoomed = viewer.scene.camera.zoom
+    assert consensus.selected_label == 1
+    assert not np.allclose(consensus.get_color(1), consensus.get_color(2))
+
+    # every disputed field's evidence image is visible (USPIO: post-USPIO T1; rim: QSM)
+    assert session.evidence_roles() == ("t1_post_uspio", "qsm")
+    shown = {
+        x.name for x in viewer.layers if x.visible and x.metadata.get("role") != "reader mask"
+    }
+    assert {"t1_post_uspio", "qsm"} <= shown and "flair" not in shown
+    assert widget.evidence_label.text() == "Evidence shown: t1_post_uspio, qsm"
+    assert desk_for(viewer).compare.panels == ["t1_post_uspio", "qsm"]  # side by side
+    desk_for(viewer).press("Y")  # the single view: the readers' outlines under the consensus
+    assert viewer.scene.camera.zoom == pytest.approx(2 * zoomed)  # a 2-tile panel's view
+
+    # a colour per reader, none the consensus colours; thicker under thinner
+    readers = [viewer.layers[f"Reader {x}"] for x in "ABC"]
+    colours = [layer.colormap.color_dict[1] for layer in readers]
+    assert len({tuple(np.round(c, 3)) for c in colours}) == 3
+    for c in colours:
+        for other in (LESION_COLOUR, SELECTED_COLOUR):
+            assert not np.allclose(c, QColor(other).getRgbF())
+    assert [layer.contour for layer in readers] == [2, 3, 4] and consensus.contour == 1
+    order = [layer.name for layer in viewer.layers]
+    assert order.index("Reader C") < order.index("Reader B") < order.index("Reader A")
+    assert order.index("Reader A") == order.index("consensus") - 1
+    # where the outlines coincide (every reader painted lesion 1 alike, 3 x 3 voxels) the
+    # item's outline and A's (thicker, under it) both show; each lower one shows once the
+    # one above is hidden
+    qtbot.wait(100)
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert _pixels(shot, SELECTED_COLOUR) > 10 and _pixels(shot, READER_COLORS[0]) > 10
+    for k, layer in enumerate(readers[:2]):
+        layer.visible = False
+        shot = viewer.screenshot(canvas_only=True, flash=False)
+        assert _pixels(shot, READER_COLORS[k + 1]) > 10, layer.name
+    for layer in readers:
+        layer.visible = True
+
+    # the legend names each reader in its colour, and its toggle hides the outlines
+    assert sorted(widget.reader_toggles) == ["A", "B", "C"]
+    legend = [widget.legend.itemAt(k).widget().text() for k in range(widget.legend.count())]
+    assert any(READER_COLORS[1] in text for text in legend)
+    assert "Consensus" in legend and "Open item (consensus)" in legend
+    widget.reader_toggles["B"].click()
+    assert not viewer.layers["Reader B"].visible and viewer.layers["Reader A"].visible
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert _pixels(shot, READER_COLORS[1]) == 0
+    widget.reader_toggles["B"].click()
+    assert viewer.layers["Reader B"].visible
+
+    # every number and field has its definition from the spec as tooltip
+    for col, name in enumerate(("code", "item", "readers_detected", "consensus")):
+        assert widget.queue.horizontalHeaderItem(col).toolTip() == spec.column(name).tooltip
+    assert widget.queue.item(0, 1).toolTip() == spec.column("item").tooltip
+    for row, field in enumerate(widget.fields):
+        tip = widget.compare.verticalHeaderItem(row).toolTip()
+        assert spec.RATINGS[field].description in tip
+    measures = [widget.measures.itemAt(k).widget() for k in range(widget.measures.count())]
+    tips = {m.toolTip() for m in measures}
+    assert spec.COLUMNS["gd_enh_pct"].tooltip in tips
+    assert spec.COLUMNS["volume_mm3"].tooltip in tips
+    assert any(spec.OUTLINE_NOTE in t for t in tips)  # enhancement depends on the outline
+
+    # the next item (detection, same case) zooms again from wherever the reader left it
+    viewer.scene.camera.zoom = zoomed / 4
+    _double_click(qtbot, widget.queue, 1)
+    assert session.item.item == 5
+    assert session.evidence_roles() == ("flair",)
+    assert viewer.layers["flair"].visible and not viewer.layers["qsm"].visible
+    assert viewer.scene.camera.zoom > zoomed / 2
+    qtbot.wait(50)
+    viewer.window._qt_window.grab().save("/tmp/adjudication_desk.png")

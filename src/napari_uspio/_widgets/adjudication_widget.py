@@ -1,4 +1,9 @@
-"""The Adjudication dock widget: the queue of disputed lesions, side by side, decided."""
+"""The Adjudication dock widget: the queue of disputed lesions, side by side, decided.
+
+Every number and field shown has a tooltip with its definition, read from
+:mod:`napari_uspio.core.fields` (rating fields: ``description``; numbers: the
+column's ``tooltip``, which says when a value depends on the outline drawn).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,13 @@ from ..core.study.records import StudyError
 from .common import Progress, browse_folder, report_refusal, run_in_background, run_reported
 
 QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
+#: The declared column each queue column shows (its header's tooltip).
+QUEUE_SPEC = {
+    "Case": "code",
+    "Item": "item",
+    "Disputed": "readers_detected",
+    "Status": "consensus",
+}
 #: What the adjudicator may fix: shown as "Not done: ...", never as a traceback.
 REFUSALS = (StudyError, RatingError, ValueError, OSError)
 
@@ -38,6 +50,19 @@ def _shown(field: str, value: str | None) -> str:
 
 def _short_names() -> dict[str, str]:
     return {f.name: f.short for f in spec.RATINGS}
+
+
+def _tip(name: str) -> str:
+    """The definition of a declared column or rating field, for a tooltip."""
+    if name in spec.RATINGS:
+        field = spec.RATINGS[name]
+        return f"{field.title}: {field.description}"
+    return spec.column(name).tooltip
+
+
+def _legend_box(colour: str, contour: int) -> str:
+    """Rich text: a swatch of the outline colour, its thickness in words."""
+    return f'<span style="color:{colour}; font-size:16px">■</span> {contour} vox'
 
 
 class AdjudicationWidget(QWidget):
@@ -73,15 +98,33 @@ class AdjudicationWidget(QWidget):
         self.queue.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.queue.horizontalHeader().setStretchLastSection(True)
+        queue_rows = self.queue.verticalHeader().defaultSectionSize()
+        self.queue.setMinimumHeight(int(5.5 * queue_rows))  # header and 4 items at least
+        for col, name in enumerate(QUEUE_COLUMNS):
+            self.queue.horizontalHeaderItem(col).setToolTip(_tip(QUEUE_SPEC[name]))
         self.queue.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
         self.open_button = QPushButton("Open item")
         self.open_button.clicked.connect(lambda: self.open_row(self.queue.currentRow()))
         self.item_label = QLabel("")
+        self.item_label.setWordWrap(True)
+        self.item_label.setToolTip(_tip("readers_detected"))
+        #: Legend: consensus colours, then one visibility toggle per reader in its colour.
+        self.legend = QGridLayout()
+        self.reader_toggles: dict[str, QCheckBox] = {}
+        self.evidence_label = QLabel("")
+        self.evidence_label.setWordWrap(True)
+        self.measures = QGridLayout()
         #: Rows of the side-by-side table: every rating field.
         self.fields = spec.RATINGS.names
         self.compare = QTableWidget(len(self.fields), 0)
         self.compare.setVerticalHeaderLabels([spec.RATINGS[f].short for f in self.fields])
+        for row, field in enumerate(self.fields):
+            self.compare.verticalHeaderItem(row).setToolTip(_tip(field))
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        rows = self.compare.verticalHeader()  # every field in view, no scrolling
+        self.compare.setMinimumHeight(
+            rows.defaultSectionSize() * len(self.fields) + self.compare.horizontalHeader().height()
+        )
         self.mask_buttons = QHBoxLayout()
         self.no_lesion_button = QPushButton("No lesion")
         self.no_lesion_button.clicked.connect(self._no_lesion)
@@ -99,10 +142,13 @@ class AdjudicationWidget(QWidget):
         layout.addLayout(grid)
         layout.addWidget(self.state)
         layout.addWidget(self.progress)
-        layout.addWidget(self.queue, 2)
+        layout.addWidget(self.queue, 1)
         layout.addWidget(self.open_button)
         layout.addWidget(self.item_label)
-        layout.addWidget(self.compare, 2)
+        layout.addLayout(self.legend)
+        layout.addWidget(self.evidence_label)
+        layout.addLayout(self.measures)
+        layout.addWidget(self.compare, 1)
         layout.addLayout(self.mask_buttons)
         layout.addWidget(self.rationale)
         layout.addWidget(self.resolve_button)
@@ -213,6 +259,9 @@ class AdjudicationWidget(QWidget):
         self._fill_queue()
         self._show_item()
 
+    def _toggle_reader(self, letter: str, visible: bool) -> None:
+        self.session.set_reader_visible(letter, visible)
+
     # ------------------------------------------------------------ display
     def _fill_queue(self) -> None:
         session, desk = self.session, self.session.desk
@@ -222,6 +271,7 @@ class AdjudicationWidget(QWidget):
             values = (ca.code, str(item.item), item.describe(_short_names()), ca.status(item))
             for col, text in enumerate(values):
                 cell = QTableWidgetItem(text)
+                cell.setToolTip(_tip(QUEUE_SPEC[QUEUE_COLUMNS[col]]))
                 if session.item is not None and session.current is ca and session.item == item:
                     font = cell.font()
                     font.setBold(True)
@@ -243,13 +293,20 @@ class AdjudicationWidget(QWidget):
             widget = self.mask_buttons.takeAt(0).widget()
             if widget is not self.no_lesion_button:
                 widget.deleteLater()
+        self._show_legend()
+        self._show_measures()
         if not has_item:
             self.item_label.setText("No item open.")
+            self.evidence_label.setText("")
             self.compare.setColumnCount(0)
             return
         item, ca = session.item, session.current
         self.item_label.setText(
             f"<b>Case {ca.code} · item {item.item}</b> · {item.describe(_short_names())}"
+        )
+        roles = session.evidence_roles()
+        self.evidence_label.setText(
+            f"Evidence shown: {', '.join(roles)}" if roles else "Evidence shown: as read"
         )
         readers = session.desk.reader_ratings()
         letters = list(readers)
@@ -262,10 +319,12 @@ class AdjudicationWidget(QWidget):
                 rating = readers[letter]
                 text = "not marked" if rating is None else _shown(field, getattr(rating, field))
                 cell = QTableWidgetItem(text)
+                cell.setToolTip(_tip(field))
                 if len(values) > 1 or rating is None:
                     cell.setBackground(Qt.GlobalColor.darkRed)
                 self.compare.setItem(row, col, cell)
             box = QComboBox()
+            box.setToolTip(f"Your final value. {_tip(field)}")
             box.addItem("—", None)
             for value in spec.RATINGS[field].values:
                 box.addItem(_shown(field, value), value)
@@ -279,6 +338,43 @@ class AdjudicationWidget(QWidget):
             button.clicked.connect(lambda _c=False, x=letter: self._use_mask(x))
             self.mask_buttons.addWidget(button)
         self.mask_buttons.addWidget(self.no_lesion_button)
+
+    def _show_legend(self) -> None:
+        """Colour legend and visibility toggles of the readers' outlines (per case)."""
+        entries = [] if self.session is None else self.session.legend()
+        shown = [(e.name, e.colour, e.contour) for e in entries]
+        if shown == getattr(self, "_legend_shown", None):
+            return
+        self._legend_shown = shown
+        while self.legend.count():
+            self.legend.takeAt(0).widget().deleteLater()
+        self.reader_toggles = {}
+        for k, entry in enumerate(entries):
+            swatch = QLabel(_legend_box(entry.colour, entry.contour))
+            swatch.setToolTip(f"{entry.name}: outline {entry.contour} voxel(s) thick")
+            if entry.name.startswith("Reader "):
+                letter = entry.name.split()[-1]
+                toggle = QCheckBox(entry.name)
+                toggle.setChecked(True)
+                toggle.setToolTip(f"Show or hide {entry.name}'s outlines")
+                toggle.toggled.connect(lambda on, x=letter: self._toggle_reader(x, on))
+                self.reader_toggles[letter] = toggle
+            else:
+                toggle = QLabel(entry.name)
+            self.legend.addWidget(toggle, k // 2, 2 * (k % 2))
+            self.legend.addWidget(swatch, k // 2, 2 * (k % 2) + 1)
+
+    def _show_measures(self) -> None:
+        """The consensus lesion's measures, each with its definition as tooltip."""
+        while self.measures.count():
+            self.measures.takeAt(0).widget().deleteLater()
+        session = self.session
+        if session is None or session.item is None:
+            return
+        for k, (column, value) in enumerate(session.desk.final_measures()):
+            label = QLabel(f"{column.label} <b>{column.format(value)}</b>")
+            label.setToolTip(column.tooltip)
+            self.measures.addWidget(label, k // 4, k % 4)
 
 
 def _open_desk(study: str, adjudicator: str, progress: Progress) -> AdjudicationDesk:

@@ -82,8 +82,9 @@ class AgreementWidget(QWidget):
         header.setStretchLastSection(False)
         self.table.setMinimumHeight(260)
         note = QLabel(
-            "κ: Cohen for a reader pair, Fleiss for all readers; NaN when every rating "
-            "falls in one category (see Agree: percent agreement). Hover a row for details."
+            "κ: Cohen for a reader pair, Fleiss for all readers. n/a: undefined, with the "
+            "reason (e.g. every rating in one category: see Agree, percent agreement). "
+            "Hover a row for details."
         )
         note.setWordWrap(True)
         self.status = QLabel("Choose a study folder and compute.")

@@ -40,6 +40,7 @@ from napari_uspio.core.fields import RATINGS
 from napari_uspio.core.ratings import Rating, Ratings
 from napari_uspio.core.study.manifest import Reader, Study
 from napari_uspio.core.study.records import CaseLockedError, StudyError
+from napari_uspio.core.study.sqlite.schema import SCHEMA_VERSION
 from napari_uspio.testing.simulate import SimulatedReader, simulate_study
 
 CASES = ("sub-01", "sub-02", "sub-03")
@@ -206,7 +207,7 @@ def store_study(tmp_path_factory, cases_dir) -> Study:
 def test_store_proposal_and_decision_log(store_study):
     study = store_study
     with study.open_store() as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         ready, waiting = adjudication_queue(study, store, ADJ)
         assert [ca.case_id for ca in ready] == ["sub-01"] and len(waiting) == 2
         ca = ready[0]

@@ -103,11 +103,11 @@ def _assert_same_table(expected: pd.DataFrame, read: pd.DataFrame, name: str):
 
 def test_number_formats():
     assert format_ci(0.7249, 0.5512, 0.88) == "0.72 [0.55, 0.88]"
-    assert format_ci(float("nan"), float("nan"), float("nan")) == "NaN"
+    assert format_ci(float("nan"), float("nan"), float("nan")) == "n/a"
     assert format_ci(0.5, float("nan"), float("nan")) == "0.50"  # no interval: estimate only
     assert format_ci(-1.3e-15, -1.3e-15, 0.0) == "0.00 [0.00, 0.00]"  # never "-0.00"
     assert format_ci(-0.25, -0.5, 0.1) == "-0.25 [-0.50, 0.10]"
-    assert format_percent(0.8696) == "87 %" and format_percent(pd.NA) == "NaN"
+    assert format_percent(0.8696) == "87 %" and format_percent(pd.NA) == "n/a"
 
 
 # ------------------------------------------------------------------ files
@@ -190,7 +190,10 @@ def test_html_lists_fields_pairs_values_and_the_nan_note(report, agreement):
         assert pair in page
     for row in agreement.kappa.itertuples(index=False):
         assert format_ci(row.kappa, row.low, row.high) in page
-    assert "Kappa is NaN when every rating falls in one category (see percent agreement)" in page
+    assert "written n/a with its reason, never as a number" in page
+    assert "kappa when every rating falls in one category (see percent agreement" in page
+    for row in agreement.kappa[agreement.kappa["kappa"].isna()].itertuples(index=False):
+        assert f"n/a ({row.reason}" in page.replace("&#39;", "'")
     for case in agreement.patients["case"].unique():
         assert case in page
 
@@ -348,7 +351,7 @@ def test_widget_computes_shows_and_writes_the_report(
     assert len(rows) == widget.table.rowCount()  # (measure, readers) names a row
     for row in agreement.kappa.itertuples(index=False):
         shown = rows[f"{spec.derived_or_rating(row.field).short} κ", row.readers]
-        assert shown[2] == format_ci(row.kappa, row.low, row.high)
+        assert shown[2] == format_ci(row.kappa, row.low, row.high, reason=row.reason)
         assert shown[3] == f"{100 * row.percent_agreement:.0f} %"
         assert shown[4] == str(row.n)
     for row in agreement.detection.itertuples(index=False):

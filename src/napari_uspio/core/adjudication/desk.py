@@ -5,6 +5,11 @@ the queue of disputed items (:mod:`.queue`), the consensus of a ready case opene
 as the adjudicator's reading (its model and ratings are what is edited, journaled
 like any reading), and the work on the open item: the readers' ratings by letter,
 the final rating, a reader's mask or no lesion, the decision with its rationale.
+
+The final answer is the adjudicator's: *use a reader's mask* takes the mask
+only (never that reader's ratings or confidence), and :meth:`AdjudicationDesk.resolve`
+refuses a kept lesion until every disputed field has a final value the
+adjudicator chose (the proposal never fills a disputed field).
 A viewer (``napari_uspio._napari.adjudication_session``) shows the open case and
 makes the mask edits undoable on its layer; without one, the model is edited directly.
 
@@ -27,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import fields as spec
 from ..agreement.readings import CaseReadings, done_readings
 from ..ratings import Rating, RatingError
 from ..study.records import StudyError
 from ..study.session import Reading, StudySession
 from .consensus import export_consensus
-from .items import Item, item_values
+from .items import Item, evidence_roles, item_values
 from .queue import CaseAdjudication, adjudication_queue, case_adjudication, open_consensus
 
 __all__ = ["AdjudicationDesk", "Voxels"]
@@ -151,22 +157,32 @@ class AdjudicationDesk(StudySession):
         """Make the item's consensus mask exactly Reader ``letter``'s lesion.
 
         ``replace(item, voxels)`` makes the edit (a viewer passes its undoable layer
-        edit); by default the model is edited. The reader's rating then fills the
-        fields of the final rating still unset, where consistent.
+        edit); by default the model is edited. The mask only: the final rating is
+        left as it is (the reader's ratings and confidence are never copied).
         """
         voxels = self.reader_voxels(letter)
         (replace or self._replace)(self.item.item, voxels)
         self._withdraw(f"mask of Reader {letter} taken")
-        if not self.final_rating().complete:
-            unset = {
-                k: v
-                for k, v in self.reader_ratings()[letter].as_dict().items()
-                if self.final_rating().as_dict()[k] in (None, "")
-            }
-            try:
-                self.set_final(**unset)
-            except RatingError:
-                pass  # inconsistent with what the adjudicator set: left to them
+
+    def evidence_roles(self) -> tuple[str, ...]:
+        """The evidence image of every disputed field of the open item (see ``items``)."""
+        return evidence_roles(self.item)
+
+    def unchosen(self) -> tuple[str, ...]:
+        """Disputed fields of the open item without a final value yet."""
+        final = self.final_rating().as_dict()
+        return tuple(f for f in self.item.disputed_fields if final.get(f) in (None, ""))
+
+    def final_measures(self) -> list[tuple[spec.Column, float]]:
+        """The consensus lesion's summary measures (columns with a label), with their columns.
+
+        Empty when the item is not in the consensus mask (no lesion).
+        """
+        if self.item.item not in self.reading.model.ids:
+            return []
+        row = self.reading.model.table().loc[self.item.item]
+        shown = [c for c in spec.COLUMNS.values() if c.label and c.name in row.index]
+        return [(c, float(row[c.name])) for c in shown]
 
     def no_lesion(self, erase: Callable[[int], None] | None = None) -> None:
         """Remove the item from the consensus mask; ``erase(item)`` edits (default: the model)."""
@@ -177,10 +193,19 @@ class AdjudicationDesk(StudySession):
     def resolve(self, rationale: str) -> str:
         """Record the decision on the open item; return it (``lesion`` / ``no lesion``).
 
-        A lesion kept in the consensus must be fully rated first.
+        A lesion kept in the consensus needs a final value chosen for every
+        disputed field (refused, naming them), then a complete rating.
         """
         kept = self.item.item in self.reading.model.ids
         rating = self.final_rating()
+        unchosen = self.unchosen() if kept else ()
+        if unchosen:
+            titles = ", ".join(spec.RATINGS[f].title for f in unchosen)
+            raise RatingError(
+                f"choose the final {titles} first: the readers disagree on "
+                f"{'it' if len(unchosen) == 1 else 'them'}, and only you can decide "
+                "(or choose No lesion)"
+            )
         if kept and not rating.complete:
             raise RatingError(
                 "rate the consensus lesion completely first (Gd, USPIO, QSM rim, central vein, "

@@ -18,6 +18,10 @@ items the fields all readers agree on, so the adjudicator only sets what is
 disputed. Agreed items go straight to consensus; disputed ones wait for the
 adjudicator's final mask, ratings and written rationale.
 
+Evidence: each disputed field is judged on the image the spec says it is read
+on (:attr:`~napari_uspio.core.fields.RatingField.read_on`), a detection dispute
+on :data:`DETECTION_ROLE`; :func:`evidence_roles` lists them for an item.
+
 Blinding: readers are shown as letters (Reader A, B, C, ...), assigned per
 case by a seeded shuffle (:func:`reader_letters`), so a letter does not follow
 one reader from case to case. The mapping is written only to the coordinator's
@@ -38,7 +42,18 @@ from .. import fields as spec
 from ..agreement.readings import CaseReadings
 from ..ratings import Rating, RatingError
 
-__all__ = ["Item", "case_items", "item_values", "proposal", "reader_letters"]
+__all__ = [
+    "DETECTION_ROLE",
+    "Item",
+    "case_items",
+    "evidence_roles",
+    "item_values",
+    "proposal",
+    "reader_letters",
+]
+
+#: The image a detection dispute (found by some readers only) is judged on.
+DETECTION_ROLE = "flair"
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,21 @@ class Item:
             parts.append(f"detection ({len(self.detected_by)} of {len(self.lesions)} readers)")
         parts += [(names or {}).get(f, f) for f in self.disputed_fields]
         return ", ".join(parts) if parts else "agreed"
+
+
+def evidence_roles(item: Item) -> tuple[str, ...]:
+    """The evidence image of every disputed field of an item, each role once.
+
+    Detection first (:data:`DETECTION_ROLE`), then the disputed rating fields in
+    spec order, each by the role it is read on (fields without one are left out).
+    An agreed item has none.
+    """
+    roles = [DETECTION_ROLE] if item.detection_disputed else []
+    for name in item.disputed_fields:
+        role = spec.RATINGS[name].read_on if name in spec.RATINGS else None
+        if role is not None:
+            roles.append(role)
+    return tuple(dict.fromkeys(roles))
 
 
 def reader_letters(seed: int, case_id: str, readers: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,9 @@ by :func:`napari_uspio.core.agreement.report.write_report`. Every table is a
 ``pandas.DataFrame`` with the columns listed below; ``readers`` is
 ``"r1 vs r2"`` for a pair and ``"all"`` for every reader together; ``low`` /
 ``high`` are the 95 % seeded percentile bootstrap bounds (``NaN`` when the
-statistic is undefined on every resample).
+statistic is undefined on every resample). ``reason`` says in words why the
+row's statistic is undefined (``NaN``), e.g. "no between-case variance: every
+case has the same mean count"; it is None (an empty CSV cell) when it is defined.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ DETECTION_COLUMNS = (
     "f1_low",
     "f1_high",  # bootstrap over cases
     "voxel_dice_mean",  # mean over cases of the per-case voxel Dice
+    "reason",  # why F1, sensitivity or PPV is undefined (None: defined)
 )
 #: Per case and reader pair: Dice of the whole lesion masks.
 VOXEL_DICE_COLUMNS = ("case", "reader_a", "reader_b", "dice")
@@ -53,6 +56,7 @@ KAPPA_COLUMNS = (
     "low",
     "high",
     "percent_agreement",  # 0-1
+    "reason",  # why kappa is undefined (None: defined)
 )
 #: Per patient (case): lesion-count ICC and patient-group agreement.
 PATIENT_COLUMNS = (
@@ -63,6 +67,7 @@ PATIENT_COLUMNS = (
     "estimate",
     "low",
     "high",
+    "reason",  # why the estimate is undefined (None: defined)
 )
 #: Intra-reader agreement: first vs repeated reading of the same case by one reader.
 INTRA_COLUMNS = (
@@ -74,6 +79,7 @@ INTRA_COLUMNS = (
     "low",
     "high",
     "percent_agreement",
+    "reason",  # why kappa (detection: F1) is undefined (None: defined)
 )
 #: Long form of every confusion matrix (only non-zero cells need be listed).
 CONFUSION_COLUMNS = ("field", "reader_a", "reader_b", "value_a", "value_b", "count")

@@ -16,8 +16,12 @@ Cohen's and Fleiss' kappa are ``NaN`` when chance agreement is 1 (every
 rating in one and the same category): kappa is 0/0 there, and reporting 1
 would claim agreement beyond chance that the data cannot show; the percent
 agreement (1.0) says what happened. A statistic on no item is ``NaN``.
-:func:`icc` is ``NaN`` when its denominator is 0 (all counts equal).
-No warning is emitted in these cases.
+:func:`icc` is ``NaN`` when the cases do not vary (every case has the same
+mean count over the readers): the formula gives 0 or a rounding error there,
+which would read as "no agreement" when the data cannot tell. No warning is
+emitted in these cases; :func:`kappa_reason`, :func:`icc_reason` and
+:func:`detection_reason` say in words why a statistic is undefined (``None``
+when it is defined), for the reports.
 """
 
 from __future__ import annotations
@@ -176,15 +180,13 @@ def icc(matrix: object, kind: str = "2,1") -> float:
     agreement, single rater, used for lesion counts per patient. ``"1,1"``
     (one-way random) and ``"3,1"`` (two-way mixed, consistency) are also
     given. Subjects with a missing value are left out; ``NaN`` with fewer
-    than two subjects or readers, or a zero denominator.
+    than two subjects or readers, when the subjects do not vary
+    (:func:`icc_reason`), or with a zero denominator.
     """
-    x = np.asarray(matrix, dtype=float)
-    if x.ndim != 2:
-        raise ValueError(f"icc needs a subjects x readers matrix, got shape {x.shape}")
-    x = x[~np.isnan(x).any(axis=1)]
-    n, k = x.shape
-    if n < 2 or k < 2:
+    x = _complete_rows(matrix)
+    if icc_reason(x) is not None:
         return math.nan
+    n, k = x.shape
     grand = x.mean()
     ss_rows = k * ((x.mean(axis=1) - grand) ** 2).sum()
     ss_cols = n * ((x.mean(axis=0) - grand) ** 2).sum()
@@ -205,6 +207,60 @@ def icc(matrix: object, kind: str = "2,1") -> float:
     if math.isclose(den, 0.0, abs_tol=1e-12):
         return math.nan
     return float(num / den)
+
+
+def _complete_rows(matrix: object) -> np.ndarray:
+    """A subjects x readers float matrix without the subjects that miss a value."""
+    x = np.asarray(matrix, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"icc needs a subjects x readers matrix, got shape {x.shape}")
+    return x[~np.isnan(x).any(axis=1)]
+
+
+# ------------------------------------------------------------------ reasons
+def icc_reason(matrix: object, unit: str = "case") -> str | None:
+    """Why the ICC of a subjects x readers matrix is undefined (None: it is defined)."""
+    x = _complete_rows(matrix)
+    n, k = x.shape
+    if k < 2:
+        return "fewer than 2 readers"
+    if n < 2:
+        return f"fewer than 2 {unit}s read by every reader ({n})"
+    means = x.mean(axis=1)
+    if np.ptp(means) <= 1e-9 * max(1.0, float(np.abs(means).max())):
+        return f"no between-{unit} variance: every {unit} has the same mean count"
+    return None
+
+
+def kappa_reason(
+    columns: Sequence[object], what: str = "lesions", label: Callable[[object], str] = str
+) -> str | None:
+    """Why the kappa of some readers' ratings is undefined (None: it is defined).
+
+    ``columns``: one rating array per reader (missing values left out, as the
+    kappas do); ``what`` names the rated items; ``label`` shows a value.
+    """
+    data = np.stack([_labels(c) for c in columns], axis=1)
+    data = data[~_missing(data).any(axis=1)]
+    if len(data) == 0:
+        return f"no {what} rated by every reader compared"
+    values = set(data.ravel().tolist())
+    if len(values) == 1:
+        return f"every rating is {label(values.pop())}: no agreement beyond chance to measure"
+    return None
+
+
+def detection_reason(cases: int, n_a: int, n_b: int, a: str, b: str) -> str | None:
+    """Why the detection F1, sensitivity or PPV of a pair is undefined (None: all defined)."""
+    if cases == 0:
+        return f"no case read by both {a} and {b}"
+    if n_a + n_b == 0:
+        return "neither reading has a lesion"
+    if n_a == 0:
+        return f"sensitivity: {a} marked no lesion"
+    if n_b == 0:
+        return f"PPV: {b} marked no lesion"
+    return None
 
 
 def _as_rows(values: object) -> np.ndarray:

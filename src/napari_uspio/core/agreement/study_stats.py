@@ -86,7 +86,7 @@ from .result import (
     VOXEL_DICE_COLUMNS,
     StudyAgreement,
 )
-from .stats import confusion_matrix, icc
+from .stats import confusion_matrix, detection_reason, icc, icc_reason, kappa_reason
 
 __all__ = ["PATIENTS_COLUMNS", "agreement_of", "compute_agreement", "lesion_columns"]
 
@@ -323,7 +323,8 @@ def _detection_table(data: _Collected, readers: list[str], boot: Bootstrap) -> p
         finite = finite[np.isfinite(finite)]
         mean = float(finite.mean()) if finite.size else NAN
         counts = [pooled[k] for k in ("n_a", "n_b", "matched", "sensitivity", "ppv", "f1")]
-        rows.append((_pair(a, b), a, b, len(per_case), *counts, f1.low, f1.high, mean))
+        why = detection_reason(len(per_case), pooled["n_a"], pooled["n_b"], a, b)
+        rows.append((_pair(a, b), a, b, len(per_case), *counts, f1.low, f1.high, mean, why))
     return pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
 
 
@@ -335,16 +336,26 @@ def _wide(table: pd.DataFrame, index: list[str], name: str, readers: list[str]) 
     return {r: wide[r].to_numpy(dtype=object) for r in readers}
 
 
-def _agreement_rows(name, columns, readers, categories, boot, confusion) -> list[tuple]:
-    """Cohen per pair then Fleiss for all (3+): ``(readers, statistic, n, CI, agreement CI)``."""
+def _reason(name: str, columns: list, what: str) -> str | None:
+    """Why the kappa of ``name`` over ``columns`` is undefined, values shown by their labels."""
+    return kappa_reason(columns, what, lambda v: repr(spec.derived_or_rating(name).label(v)))
+
+
+def _agreement_rows(name, columns, readers, categories, boot, confusion, what) -> list[tuple]:
+    """Cohen per pair then Fleiss for all (3+).
+
+    Rows ``(readers, statistic, n, CI, agreement CI, reason)``; ``what`` names the items.
+    """
     rows = []
     for a, b in combinations(readers, 2):
-        n, kappa, agree = boot.kappa([columns[a], columns[b]], categories)
-        rows.append((_pair(a, b), "cohen", n, kappa, agree))
+        pair = [columns[a], columns[b]]
+        n, kappa, agree = boot.kappa(pair, categories)
+        rows.append((_pair(a, b), "cohen", n, kappa, agree, _reason(name, pair, what)))
         confusion[name, a, b] = confusion_matrix(columns[a], columns[b], categories)
     if len(readers) >= 3:
-        n, kappa, agree = boot.kappa([columns[r] for r in readers], categories)
-        rows.append(("all", "fleiss", n, kappa, agree))
+        every = [columns[r] for r in readers]
+        n, kappa, agree = boot.kappa(every, categories)
+        rows.append(("all", "fleiss", n, kappa, agree, _reason(name, every, what)))
     return rows
 
 
@@ -352,10 +363,10 @@ def _kappa_table(lesions: pd.DataFrame, readers: list[str], boot: Bootstrap):
     rows, confusion = [], {}
     for name in compared_fields():
         columns = _wide(lesions, ["case", "item"], name, readers)
-        for who, stat, n, k, agree in _agreement_rows(
-            name, columns, readers, _categories(name), boot, confusion
+        for who, stat, n, k, agree, why in _agreement_rows(
+            name, columns, readers, _categories(name), boot, confusion, "lesions"
         ):
-            rows.append((name, who, stat, n, k.estimate, k.low, k.high, agree.estimate))
+            rows.append((name, who, stat, n, k.estimate, k.low, k.high, agree.estimate, why))
     return pd.DataFrame(rows, columns=list(KAPPA_COLUMNS)), confusion
 
 
@@ -367,13 +378,14 @@ def _patient_table(patients: pd.DataFrame, readers: list[str], boot: Bootstrap):
         matrix = matrix[~np.isnan(matrix).any(axis=1)]
         who = "all" if len(readers) >= 3 else _pair(*readers)
         ci = boot.ci(icc, matrix)
-        rows.append(("lesion_count", who, "icc(2,1)", len(matrix), *ci))
+        rows.append(("lesion_count", who, "icc(2,1)", len(matrix), *ci, icc_reason(matrix)))
     groups = _wide(patients, ["case"], "group", readers)
-    for who, stat, n, k, agree in _agreement_rows(
-        "patient_group", groups, readers, spec.PATIENT_GROUP.values, boot, confusion
+    for who, stat, n, k, agree, why in _agreement_rows(
+        "patient_group", groups, readers, spec.PATIENT_GROUP.values, boot, confusion, "cases"
     ):
-        rows.append(("patient_group", who, stat, n, *k))
-        rows.append(("patient_group", who, "percent_agreement", n, *agree))
+        rows.append(("patient_group", who, stat, n, *k, why))
+        unrated = None if n else "no case with a patient group from every reader compared"
+        rows.append(("patient_group", who, "percent_agreement", n, *agree, unrated))
     return pd.DataFrame(rows, columns=list(PATIENT_COLUMNS)), confusion
 
 
@@ -388,11 +400,13 @@ def _intra_table(data: _Collected, readers: list[str], boot: Bootstrap) -> pd.Da
         found = pooled["n_a"] + pooled["n_b"]
         either = found - pooled["matched"]
         agree = pooled["matched"] / either if either else NAN
-        rows.append((reader, "detection", len(per_case), found, *f1, agree))
+        why = None if found else "neither reading has a lesion"
+        rows.append((reader, "detection", len(per_case), found, *f1, agree, why))
         for name in compared_fields():
             pairs = data.intra_values[reader][name]
             first = np.array([p[0] for p in pairs], dtype=object)
             repeat = np.array([p[1] for p in pairs], dtype=object)
             n, k, agreement = boot.kappa([first, repeat], _categories(name))
-            rows.append((reader, name, len(per_case), n, *k, agreement.estimate))
+            why = _reason(name, [first, repeat], "matched lesions")
+            rows.append((reader, name, len(per_case), n, *k, agreement.estimate, why))
     return pd.DataFrame(rows, columns=list(INTRA_COLUMNS))

@@ -26,8 +26,10 @@ undetected value are **empty cells**; the not-applicable rating is written
 ``pd.read_csv(path, keep_default_na=False, na_values=[""])``.
 
 In the HTML page (and the Agreement widget) an undefined statistic is written
-**NaN**, the word the page's note explains ("kappa is NaN when every rating
-falls in one category"); an empty cell there would read as "not computed".
+**n/a** with its reason, the ``reason`` column of its table ("n/a (every rating
+is 'none': no agreement beyond chance to measure)", "n/a (no between-case
+variance: every case has the same mean count)"), never a number; in the CSV
+files its cell is empty and the ``reason`` column says why.
 Statistics have two decimals, percent agreement is in percent.
 
 The page holds no link to any other file or site: its plots (matplotlib, Agg,

@@ -1,8 +1,9 @@
 """Numbers, titles and tables of the agreement as shown: the report page and the widget.
 
-An undefined statistic is written :data:`NAN_TEXT`; statistics have two
-decimals, percent agreement is in percent. Field titles and value labels are
-read from :mod:`napari_uspio.core.fields` at call time.
+An undefined statistic is written :data:`NAN_TEXT` with its reason (the
+table's ``reason`` column): ``n/a (every rating is 'none': ...)``, never a
+number; statistics have two decimals, percent agreement is in percent. Field
+titles and value labels are read from :mod:`napari_uspio.core.fields` at call time.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from ... import fields as spec
 from ..readings import compared_fields
 from ..result import StudyAgreement
 
-#: How the page and the widget write an undefined statistic.
-NAN_TEXT = "NaN"
+#: How the page and the widget write an undefined statistic (its reason follows).
+NAN_TEXT = "n/a"
 #: Confusion matrices of the patient groups are keyed by this field name.
 PATIENT_GROUP = spec.PATIENT_GROUP.name
 #: Columns of the summary table ("n": lesions or cases, see each row's tip).
@@ -30,25 +31,34 @@ def is_undefined(value: object) -> bool:
     return value is None or value is pd.NA or math.isnan(float(value))
 
 
-def format_number(value: object, decimals: int = 2) -> str:
-    """``value`` with ``decimals`` decimals; ``NaN`` when undefined (None, NaN, <NA>)."""
+def undefined_text(reason: object = None) -> str:
+    """``n/a``, with the reason in brackets when one is given."""
+    return f"{NAN_TEXT} ({reason})" if isinstance(reason, str) and reason else NAN_TEXT
+
+
+def format_number(value: object, decimals: int = 2, reason: object = None) -> str:
+    """``value`` with ``decimals`` decimals; ``n/a (reason)`` when undefined (None, NaN, <NA>)."""
     if is_undefined(value):
-        return NAN_TEXT
+        return undefined_text(reason)
     text = f"{float(value):.{decimals}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.00"
 
 
-def format_ci(estimate: object, low: object, high: object, decimals: int = 2) -> str:
-    """``0.72 [0.55, 0.88]``; the bounds are left out when undefined."""
+def format_ci(
+    estimate: object, low: object, high: object, decimals: int = 2, reason: object = None
+) -> str:
+    """``0.72 [0.55, 0.88]``; the bounds are left out when undefined; ``n/a (reason)``."""
+    if is_undefined(estimate):
+        return undefined_text(reason)
     text = format_number(estimate, decimals)
-    if text == NAN_TEXT or is_undefined(low) or is_undefined(high):
+    if is_undefined(low) or is_undefined(high):
         return text
     return f"{text} [{format_number(low, decimals)}, {format_number(high, decimals)}]"
 
 
-def format_percent(value: object) -> str:
-    """A fraction (0-1) in percent, ``83 %``; ``NaN`` when undefined."""
-    return NAN_TEXT if is_undefined(value) else f"{100 * float(value):.0f} %"
+def format_percent(value: object, reason: object = None) -> str:
+    """A fraction (0-1) in percent, ``83 %``; ``n/a (reason)`` when undefined."""
+    return undefined_text(reason) if is_undefined(value) else f"{100 * float(value):.0f} %"
 
 
 def format_count(value: object) -> str:
@@ -98,7 +108,8 @@ def detection_view(table: pd.DataFrame) -> pd.DataFrame:
             "sensitivity": table["sensitivity"].map(format_number),
             "PPV": table["ppv"].map(format_number),
             "F1 [95 % CI]": [
-                format_ci(*v) for v in table[["f1", "f1_low", "f1_high"]].itertuples(index=False)
+                format_ci(*v[:3], reason=v[3])
+                for v in table[["f1", "f1_low", "f1_high", "reason"]].itertuples(index=False)
             ],
             "voxel Dice (mean)": table["voxel_dice_mean"].map(format_number),
         }
@@ -115,12 +126,16 @@ def kappa_view(table: pd.DataFrame) -> pd.DataFrame:
             .fillna(table["statistic"])
             .astype(str),
             "lesions": table["n"].map(format_count),
-            "kappa [95 % CI]": [
-                format_ci(*v) for v in table[["kappa", "low", "high"]].itertuples(index=False)
-            ],
+            "kappa [95 % CI]": _ci_cells(table, "kappa"),
             "% agreement": table["percent_agreement"].map(format_percent),
         }
     )
+
+
+def _ci_cells(table: pd.DataFrame, estimate: str) -> list[str]:
+    """``estimate [low, high]`` per row, ``n/a (reason)`` where undefined."""
+    columns = [estimate, "low", "high", "reason"]
+    return [format_ci(*v[:3], reason=v[3]) for v in table[columns].itertuples(index=False)]
 
 
 def patient_view(table: pd.DataFrame) -> pd.DataFrame:
@@ -133,10 +148,12 @@ def patient_view(table: pd.DataFrame) -> pd.DataFrame:
             "statistic": table["statistic"].astype(str),
             "cases": table["n"].map(format_count),
             "estimate [95 % CI]": [
-                format_percent(e) if s == "percent_agreement" else format_ci(e, lo, hi)
-                for s, e, lo, hi in table[["statistic", "estimate", "low", "high"]].itertuples(
-                    index=False
-                )
+                format_percent(e, why)
+                if s == "percent_agreement"
+                else format_ci(e, lo, hi, reason=why)
+                for s, e, lo, hi, why in table[
+                    ["statistic", "estimate", "low", "high", "reason"]
+                ].itertuples(index=False)
             ],
         }
     )
@@ -165,9 +182,7 @@ def intra_view(table: pd.DataFrame) -> pd.DataFrame:
             "field": table["field"].astype(str),
             "cases read twice": table["cases"].map(format_count),
             "n": table["n"].map(format_count),
-            "kappa (detection: F1) [95 % CI]": [
-                format_ci(*v) for v in table[["kappa", "low", "high"]].itertuples(index=False)
-            ],
+            "kappa (detection: F1) [95 % CI]": _ci_cells(table, "kappa"),
             "% agreement": table["percent_agreement"].map(format_percent),
         }
     )
@@ -240,12 +255,17 @@ def _kappa_tip(statistic: str, n: object, what: str) -> str:
     return f"{who} on {int(n)} {what}"
 
 
+def _why(tip: str, reason: object) -> str:
+    """The tip, with the reason the statistic is undefined."""
+    return f"{tip}. Undefined: {reason}" if isinstance(reason, str) and reason else tip
+
+
 def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
     """The rows of the summary table (:data:`SUMMARY_COLUMNS`), formatted as in the report."""
     rows = []
     for r in agreement.detection.itertuples(index=False):
-        ci = format_ci(r.f1, r.f1_low, r.f1_high)
-        tip = f"lesion-wise F1 of {r.readers}, pooled over {int(r.cases)} cases"
+        ci = format_ci(r.f1, r.f1_low, r.f1_high, reason=r.reason)
+        tip = _why(f"lesion-wise F1 of {r.readers}, pooled over {int(r.cases)} cases", r.reason)
         rows.append(SummaryRow("Detection F1", r.readers, ci, "", str(int(r.cases)), tip))
     kappa = agreement.kappa.assign(_pair=agreement.kappa["readers"] != "all")
     for name in dict.fromkeys(kappa["field"]):
@@ -255,11 +275,14 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
                 SummaryRow(
                     f"{spec.derived_or_rating(name).short} κ",
                     r.readers,
-                    format_ci(r.kappa, r.low, r.high),
+                    format_ci(r.kappa, r.low, r.high, reason=r.reason),
                     format_percent(r.percent_agreement),
                     str(int(r.n)),
-                    f"{field_title(name)}: "
-                    + _kappa_tip(r.statistic, r.n, "lesions found and rated by these readers"),
+                    _why(
+                        f"{field_title(name)}: "
+                        + _kappa_tip(r.statistic, r.n, "lesions found and rated by these readers"),
+                        r.reason,
+                    ),
                 )
             )
     patient = agreement.patient
@@ -268,23 +291,28 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
         for r in patient[patient["statistic"] == "percent_agreement"].itertuples(index=False)
     }
     for r in patient[patient["statistic"] != "percent_agreement"].itertuples(index=False):
-        ci = format_ci(r.estimate, r.low, r.high)
+        ci = format_ci(r.estimate, r.low, r.high, reason=r.reason)
         if r.measure == "lesion_count":
             tip = f"lesion count per case: ICC(2,1) on {int(r.n)} cases read by every reader"
+            tip = _why(tip, r.reason)
             rows.append(SummaryRow("Lesion count ICC", r.readers, ci, "", str(int(r.n)), tip))
             continue
         share = agree.get((r.measure, r.readers), float("nan"))
-        tip = "patient group (UEL / GEL / NEL): " + _kappa_tip(r.statistic, r.n, "cases")
+        tip = _why(
+            "patient group (UEL / GEL / NEL): " + _kappa_tip(r.statistic, r.n, "cases"), r.reason
+        )
         measure = "Patient group κ" if r.measure == "patient_group" else r.measure
         row = SummaryRow(measure, r.readers, ci, format_percent(share), str(int(r.n)), tip)
         rows.append(row)
     for r in agreement.intra.itertuples(index=False):
-        ci = format_ci(r.kappa, r.low, r.high)
+        ci = format_ci(r.kappa, r.low, r.high, reason=r.reason)
         if r.field == "detection":
             tip = f"{r.reader}: first vs repeated reading, lesion-wise F1 ({int(r.cases)} cases)"
+            tip = _why(tip, r.reason)
             rows.append(SummaryRow("Intra detection F1", r.reader, ci, "", str(int(r.n)), tip))
         else:
             tip = f"{r.reader}: first vs repeated reading, Cohen's kappa on {int(r.n)} lesions"
+            tip = _why(tip, r.reason)
             agree_text = format_percent(r.percent_agreement)
             measure = f"Intra {spec.derived_or_rating(r.field).short} κ"
             rows.append(SummaryRow(measure, r.reader, ci, agree_text, str(int(r.n)), tip))

@@ -57,7 +57,7 @@ def forest_plot_png(kappa: pd.DataFrame, fields: Iterable[str] | None = None) ->
 
     A diamond is Fleiss' kappa of all readers, a dot Cohen's of a pair; the
     solid line is kappa 0, the dashed line :data:`PUBLISHED_RIM_KAPPA`. Rows
-    where kappa is NaN are labelled so and have no marker.
+    where kappa is undefined are labelled n/a and have no marker.
     """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -90,7 +90,7 @@ def forest_plot_png(kappa: pd.DataFrame, fields: Iterable[str] | None = None) ->
             ax.plot(row["kappa"], yi, "D" if fleiss else "o", color=colour, ms=6 if fleiss else 5)
         text = format_ci(row["kappa"], row["low"], row["high"])
         if text == NAN_TEXT:
-            text = f"NaN ({format_percent(row['percent_agreement'])} agree)"
+            text = f"{NAN_TEXT} ({format_percent(row['percent_agreement'])} agree)"
         ax.annotate(
             text,
             (1.0, yi),
