@@ -22,6 +22,7 @@ from napari_uspio.core.agreement.report import (
     format_ci,
     format_percent,
     report_html,
+    report_tables,
     write_report,
 )
 from napari_uspio.core.agreement.study_stats import compute_agreement
@@ -59,19 +60,6 @@ def report(agreement, tmp_path_factory):
     calls = []
     paths = write_report(agreement, out, progress=lambda k, n, m: calls.append((k, n, m)))
     return out, paths, calls
-
-
-def _tables(agreement):
-    return {
-        "detection": agreement.detection,
-        "voxel_dice": agreement.voxel_dice,
-        "kappa": agreement.kappa,
-        "confusion": agreement.confusion_long(),
-        "patient": agreement.patient,
-        "patients": agreement.patients,
-        "intra": agreement.intra,
-        "lesions": agreement.lesions,
-    }
 
 
 def _text(values) -> list:
@@ -125,7 +113,7 @@ def test_report_writes_every_file_with_progress(report, agreement):
 
 def test_csv_tables_round_trip(report, agreement):
     _, paths, _ = report
-    for key, table in _tables(agreement).items():
+    for key, table in report_tables(agreement).items():
         assert len(table), f"{key} is empty: the round trip would prove little"
         read = pd.read_csv(paths[key], **CSV_READ)
         _assert_same_table(table, read, key)

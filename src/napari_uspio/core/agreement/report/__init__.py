@@ -53,7 +53,7 @@ from .format import (
 )
 from .page import report_html
 from .plots import PUBLISHED_RIM_KAPPA, confusion_grid_png, forest_plot_png
-from .write import REPORT_FILES, write_report
+from .write import REPORT_FILES, report_tables, write_report
 
 __all__ = [
     "PUBLISHED_RIM_KAPPA",
@@ -68,5 +68,6 @@ __all__ = [
     "format_percent",
     "report_html",
     "summary_rows",
+    "report_tables",
     "write_report",
 ]

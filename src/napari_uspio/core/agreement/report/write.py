@@ -38,7 +38,8 @@ REPORT_FILES: dict[str, str] = {
 _NA_COLUMNS = {"lesions": ("overlap",), "confusion": ("value_a", "value_b")}
 
 
-def _tables(agreement: StudyAgreement) -> dict[str, pd.DataFrame]:
+def report_tables(agreement: StudyAgreement) -> dict[str, pd.DataFrame]:
+    """The tables the report writes as CSV, by file stem."""
     return {
         "detection": agreement.detection,
         "voxel_dice": agreement.voxel_dice,
@@ -101,7 +102,7 @@ def write_report(
     by_field: dict[str, dict[tuple[str, str], pd.DataFrame]] = {}
     for (name, a, b), matrix in agreement.confusion.items():
         by_field.setdefault(name, {})[a, b] = matrix
-    tables = _tables(agreement)
+    tables = report_tables(agreement)
     grids = [f for f in [*fields, PATIENT_GROUP] if f in by_field]
     plots = ["forest", *(f"confusion:{f}" for f in grids)]
     total = len(tables) + len(plots) + 2
