@@ -30,6 +30,7 @@ from napari_uspio._widgets.adjudication_widget import AdjudicationWidget
 from napari_uspio.core.study.manifest import load_study
 
 ADJ = "adj"
+PIN = "4711"  # the adjudicator's, chosen at their first sign-in
 READERS = ("r1", "r2", "r3")
 CASE_IDS = ("sub-01", "sub-02")
 DISPUTED = [  # as shown: the field names of the Ratings widget
@@ -74,8 +75,11 @@ def _open(make_napari_viewer, qtbot, study_dir, who=ADJ, show=True):
     return viewer, widget
 
 
-def _sign_in(qtbot, widget) -> None:
-    """Click Sign in and wait for the queue built on the worker thread (or the refusal)."""
+def _sign_in(qtbot, widget, pin: str = PIN) -> None:
+    """Type the PIN, click Sign in, wait for the queue built on the worker thread (or the
+    refusal)."""
+    widget.pin.clear()
+    qtbot.keyClicks(widget.pin, pin)
     _click(qtbot, widget, "Sign in")
     qtbot.waitUntil(widget.sign_in_button.isEnabled, timeout=60000)
 
@@ -435,6 +439,12 @@ def test_sign_in_refuses_a_reader_and_a_wrong_folder(make_napari_viewer, qtbot, 
     _sign_in(qtbot, widget)
     assert widget.session is not None and widget.queue.rowCount() == 3
     assert "consensus" in viewer.layers
+
+    # a wrong PIN is refused, says how to get a new one, and the session stays as it was
+    signed_in = widget.session
+    _sign_in(qtbot, widget, pin="0000")
+    assert "wrong PIN for reader" in widget.state.text() and "reset-pin" in widget.state.text()
+    assert widget.session is signed_in and widget.pin.text() == ""
 
 
 # ---------------------------------------------------------------- 5. found bugs

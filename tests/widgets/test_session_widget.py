@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from helpers import ui_strings
 from napari.utils.notifications import notification_manager
+from qtpy.QtCore import Qt
 
 from napari_uspio import make_phantom
 from napari_uspio._napari.bindings import binding_for
 from napari_uspio.core.study.manifest import init_study, load_study
 
 READERS = ("reader_anna", "reader_bob", "reader_cleo")
+PIN = "9753"  # each reader's, chosen at their first sign-in
 CASES = ("sub-101_ses-01", "sub-102_ses-01", "sub-103_ses-02")
 
 
@@ -24,20 +26,33 @@ def study_dir(tmp_path_factory):
     return root / "study"
 
 
-def _sign_in(make_napari_viewer, study_dir, reader):
+def _sign_in(make_napari_viewer, qtbot, study_dir, reader, pin=PIN):
     viewer = make_napari_viewer()
     _, session = viewer.window.add_plugin_dock_widget("napari-uspio", "Reading session")
     viewer.window.add_plugin_dock_widget("napari-uspio", "Lesions", tabify=True)
     _, ratings = viewer.window.add_plugin_dock_widget("napari-uspio", "Ratings", tabify=True)
-    session.study.setText(str(study_dir))
-    session.reader.setText(reader)
-    session.sign_in()
+    qtbot.keyClicks(session.study, str(study_dir))
+    qtbot.keyClicks(session.reader, reader)
+    qtbot.keyClicks(session.pin, pin)
+    qtbot.keyClick(session.pin, Qt.Key.Key_Return)  # Enter in the PIN field signs in
     return viewer, session, ratings
 
 
-def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, study_dir):
+def _answer(qtbot, widget, answer: str) -> str:
+    """Answer the open *Mark case done* question; return its text."""
+    box = widget.confirm_box
+    assert box is not None and box.isVisible()
+    text = box.text()
+    qtbot.mouseClick(
+        next(b for b in box.buttons() if b.text() == answer), Qt.MouseButton.LeftButton
+    )
+    qtbot.waitUntil(lambda: widget.confirm_box is None)
+    return text
+
+
+def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, qtbot, study_dir):
     first_note = len(notification_manager.records)  # notifications of this test only
-    viewer, widget, ratings_widget = _sign_in(make_napari_viewer, study_dir, READERS[0])
+    viewer, widget, ratings_widget = _sign_in(make_napari_viewer, qtbot, study_dir, READERS[0])
     session = widget.session
     first = session.entry
     order = load_study(study_dir).order(READERS[0])
@@ -58,7 +73,7 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, s
     widget._flush_time()
 
     # a fresh process would see it all: resume in a new viewer on the same case
-    viewer2, widget2, _ = _sign_in(make_napari_viewer, study_dir, READERS[0])
+    viewer2, widget2, _ = _sign_in(make_napari_viewer, qtbot, study_dir, READERS[0])
     assert widget2.session.entry.code == first.code
     np.testing.assert_array_equal(viewer2.layers["lesions"].data, painted)
     assert widget2.session.binding.ratings.get(1).comment == "looks active"
@@ -66,6 +81,8 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, s
 
     # done locks the case and opens the next; reopening is explicit and audited
     widget2.mark_done()
+    asked = _answer(qtbot, widget2, "Mark done")  # lesion 1 has Gd and USPIO only
+    assert asked == f"Mark case {first.code} done? Lesion 1 is not fully rated (1 of 1 lesions)."
     assert widget2.session.entry.code == order[1].code
     assert "case 2 of 3" in widget2.state.text()
     assert widget2.done_cases.itemText(0) == first.code
@@ -85,20 +102,36 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, s
             assert leak not in text, f"{leak!r} shown in {text!r}"
 
 
-def test_coordinator_creates_a_study_from_the_gui(make_napari_viewer, study_dir, tmp_path):
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-uspio", "Reading session")
-    widget.study.setText(str(tmp_path / "new_study"))
-    widget.cases_dir.setText(str(study_dir.parent / "cases"))
-    widget.reader_ids.setText("ra, rb")
-    widget.seed.setValue(42)
-    widget.create_button.click()
-    study = load_study(tmp_path / "new_study")
-    assert study.seed == 42 and [r.id for r in study.readers] == ["ra", "rb"]
-    assert sorted(study.cases) == sorted(CASES)
-    assert "Study created: 3 cases" in widget.state.text()
-    widget.create_button.click()  # a second time: refused, clearly, nothing broken
-    assert widget.state.text().startswith("Not done:")
+def test_pin_is_chosen_once_then_needed_and_done_asks_first(make_napari_viewer, qtbot, study_dir):
+    reader = READERS[1]
+    viewer, widget, _ = _sign_in(make_napari_viewer, qtbot, study_dir, reader, pin="")
+    assert widget.session is None and "choose a PIN of at least 4" in widget.state.text()
+    qtbot.keyClicks(widget.pin, PIN)
+    qtbot.mouseClick(widget.sign_in_button, Qt.MouseButton.LeftButton)
+    assert widget.session is not None and widget.pin.text() == ""  # the PIN is now theirs
+    first = widget.session.entry.code
+    viewer2, other, _ = _sign_in(make_napari_viewer, qtbot, study_dir, reader, pin="1111")
+    assert other.session is None and "wrong PIN for reader" in other.state.text()
+    log = widget.session.store.audit_log(reader)
+    assert [e.action for e in log].count("set pin") == 1
+    assert log[-1].action == "refused sign-in" and log[-1].detail == "wrong PIN"
+
+    # no lesion yet: Mark case done says so, and Keep reading locks nothing
+    widget.done_button.click()
+    text = _answer(qtbot, widget, "Keep reading")
+    assert text == f"Mark case {first} done? The case has no lesion delineated."
+    assert widget.session.entry.code == first
+    # a lesion not fully rated: named by its id
+    layer = viewer.layers["lesions"]
+    layer.brush_size = 3
+    layer.paint((4, 40, 40), 1)
+    layer.paint((4, 60, 60), 2)
+    widget.session.binding.ratings.set(1, gd="none", uspio="none", qsm_rim="absent")
+    widget.session.binding.ratings.set(1, central_vein="absent", confidence="high")
+    widget.done_button.click()
+    assert "Lesion 2 is not fully rated (1 of 2 lesions)." in _answer(qtbot, widget, "Mark done")
+    assert widget.session.entry.code != first
+    assert widget.session.store.case_state(reader, first).status == "done"
 
 
 def test_study_shows_only_its_roles(make_napari_viewer, study_dir, tmp_path):

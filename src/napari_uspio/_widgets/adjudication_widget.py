@@ -30,7 +30,14 @@ from ..core import fields as spec
 from ..core.adjudication.desk import AdjudicationDesk
 from ..core.ratings import RatingError
 from ..core.study.records import StudyError
-from .common import Progress, browse_folder, report_refusal, run_in_background, run_reported
+from .common import (
+    Progress,
+    browse_folder,
+    pin_field,
+    report_refusal,
+    run_in_background,
+    run_reported,
+)
 
 QUEUE_COLUMNS = ("Case", "Item", "Disputed", "Status")
 #: The declared column each queue column shows (its header's tooltip).
@@ -79,6 +86,8 @@ class AdjudicationWidget(QWidget):
         browse.clicked.connect(self._browse)
         self.adjudicator = QLineEdit()
         self.adjudicator.setPlaceholderText("your adjudicator id")
+        self.pin = pin_field()
+        self.pin.returnPressed.connect(self.sign_in)
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.clicked.connect(self.sign_in)
         grid = QGridLayout()
@@ -87,7 +96,9 @@ class AdjudicationWidget(QWidget):
         grid.addWidget(browse, 0, 2)
         grid.addWidget(QLabel("Adjudicator"), 1, 0)
         grid.addWidget(self.adjudicator, 1, 1)
-        grid.addWidget(self.sign_in_button, 1, 2)
+        grid.addWidget(QLabel("PIN"), 2, 0)
+        grid.addWidget(self.pin, 2, 1)
+        grid.addWidget(self.sign_in_button, 2, 2)
         self.state = QLabel("Not signed in.")
         self.state.setWordWrap(True)
         self.progress = QProgressBar()
@@ -173,10 +184,12 @@ class AdjudicationWidget(QWidget):
         then the queue is listed and its first pending item opened.
         """
         study, adjudicator = self.study.text().strip(), self.adjudicator.text().strip()
+        pin = self.pin.text()
+        self.pin.clear()
         self.sign_in_button.setEnabled(False)
         self.state.setText("Signing in: building the queue…")
         run_in_background(
-            lambda progress: _open_desk(study, adjudicator, progress),
+            lambda progress: _open_desk(study, adjudicator, pin, progress),
             bar=self.progress,
             done=self._signed_in,
             refused=self._sign_in_refused,
@@ -377,9 +390,9 @@ class AdjudicationWidget(QWidget):
             self.measures.addWidget(label, k // 4, k % 4)
 
 
-def _open_desk(study: str, adjudicator: str, progress: Progress) -> AdjudicationDesk:
+def _open_desk(study: str, adjudicator: str, pin: str, progress: Progress) -> AdjudicationDesk:
     """Sign in and build the queue (on the worker thread); the store closes on failure."""
-    desk = AdjudicationDesk(study, adjudicator)
+    desk = AdjudicationDesk(study, adjudicator, pin)
     try:
         desk.refresh_queue(progress)
     except BaseException:

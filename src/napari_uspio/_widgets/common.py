@@ -14,6 +14,8 @@ from napari.utils.notifications import show_error
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QFileDialog, QLabel, QLineEdit, QProgressBar, QWidget
 
+from ..core.study.pins import MIN_PIN_LENGTH
+
 #: ``progress(k, n, message)``: step k of n is starting (the core's progress callbacks).
 Progress = Callable[[int, int, str], None]
 
@@ -23,6 +25,14 @@ def browse_folder(parent: QWidget, line_edit: QLineEdit, title: str) -> None:
     chosen = QFileDialog.getExistingDirectory(parent, title)
     if chosen:
         line_edit.setText(chosen)
+
+
+def pin_field() -> QLineEdit:
+    """A masked PIN field (the reader's first sign-in chooses it; see ``core.study.pins``)."""
+    field = QLineEdit()
+    field.setEchoMode(QLineEdit.EchoMode.Password)
+    field.setPlaceholderText(f"PIN (first sign-in: choose {MIN_PIN_LENGTH}+ characters)")
+    return field
 
 
 def report_refusal(label: QLabel, exc: Exception) -> None:

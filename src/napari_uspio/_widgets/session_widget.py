@@ -1,4 +1,4 @@
-"""The Reading session dock widget: sign in, read your cases blind, mark them done."""
+"""The Reading session dock widget: sign in with a PIN, read your cases blind, mark them done."""
 
 from __future__ import annotations
 
@@ -6,20 +6,18 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QGroupBox,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from .._napari.reading_session import ReadingSession
-from ..core.study.manifest import init_study
 from ..core.study.records import StudyError
 from ..core.study.session import StudySession
-from .common import browse_folder, run_reported
+from .common import browse_folder, pin_field, run_reported
 
 #: Reading time is written to the store this often (s); the clock ticks every second.
 TIME_FLUSH_S = 10
@@ -41,14 +39,18 @@ class SessionWidget(QWidget):
         browse.clicked.connect(self._browse)
         self.reader = QLineEdit()
         self.reader.setPlaceholderText("your reader id")
+        self.pin = pin_field()
+        self.pin.returnPressed.connect(self.sign_in)
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.clicked.connect(self.sign_in)
         self.state = QLabel("Not signed in.")
         self.state.setWordWrap(True)
         self.next_button = QPushButton("Open my next case")
         self.next_button.clicked.connect(self.open_next)
-        self.done_button = QPushButton("Mark case done (locks it)")
+        self.done_button = QPushButton("Mark case done (locks it)…")
         self.done_button.clicked.connect(self.mark_done)
+        #: The open *Mark case done* question (None: none asked).
+        self.confirm_box: QMessageBox | None = None
         self.done_cases = QComboBox()
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("reason for reopening (audited)")
@@ -60,7 +62,9 @@ class SessionWidget(QWidget):
         grid.addWidget(browse, 0, 2)
         grid.addWidget(QLabel("Reader"), 1, 0)
         grid.addWidget(self.reader, 1, 1)
-        grid.addWidget(self.sign_in_button, 1, 2)
+        grid.addWidget(QLabel("PIN"), 2, 0)
+        grid.addWidget(self.pin, 2, 1)
+        grid.addWidget(self.sign_in_button, 2, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.state)
@@ -69,49 +73,11 @@ class SessionWidget(QWidget):
         layout.addWidget(self.done_cases)
         layout.addWidget(self.reason)
         layout.addWidget(self.reopen_button)
-        layout.addWidget(self._new_study_box())
         layout.addStretch(1)
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
         self._refresh()
-
-    def _new_study_box(self) -> QGroupBox:
-        """For the study coordinator: create a study in the Study folder above."""
-        box = QGroupBox("New study (coordinator)")
-        self.cases_dir = QLineEdit()
-        self.cases_dir.setPlaceholderText("folder of case folders")
-        self.reader_ids = QLineEdit()
-        self.reader_ids.setPlaceholderText("reader ids, e.g. r1,r2,r3")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setPrefix("seed ")
-        self.create_button = QPushButton("Create study")
-        self.create_button.clicked.connect(self.create_study)
-        grid = QGridLayout(box)
-        grid.addWidget(self.cases_dir, 0, 0, 1, 2)
-        grid.addWidget(self.reader_ids, 1, 0, 1, 2)
-        grid.addWidget(self.seed, 2, 0)
-        grid.addWidget(self.create_button, 2, 1)
-        return box
-
-    def create_study(self) -> None:
-        """Create the study (store, orders, study.toml) in the Study folder."""
-        readers = [r.strip() for r in self.reader_ids.text().split(",") if r.strip()]
-
-        def go():
-            study = init_study(
-                self.study.text().strip(),
-                self.cases_dir.text().strip(),
-                readers,
-                seed=self.seed.value(),
-            )
-            self.state.setText(
-                f"Study created: {len(study.cases)} cases, readers {', '.join(readers)}, "
-                f"seed {study.seed}. Readers can sign in."
-            )
-
-        self._run(go)
 
     def _browse(self) -> None:
         browse_folder(self, self.study, "Study folder")
@@ -122,14 +88,17 @@ class SessionWidget(QWidget):
     def sign_in(self) -> None:
         """Open the study as this reader and show their next case.
 
-        Signing in again closes the session before (its layers, autosave and store)
-        once the new one is open; a refused sign-in leaves it as it was.
+        The PIN is checked (the reader's first sign-in chooses it) and cleared from
+        the field. Signing in again closes the session before (its layers, autosave
+        and store) once the new one is open; a refused sign-in leaves it as it was.
         """
-        self._run(self._sign_in)
+        pin = self.pin.text()
+        self.pin.clear()
+        self._run(lambda: self._sign_in(pin))
         self._refresh()
 
-    def _sign_in(self) -> None:
-        core = StudySession(self.study.text().strip(), self.reader.text().strip())
+    def _sign_in(self, pin: str) -> None:
+        core = StudySession(self.study.text().strip(), self.reader.text().strip(), pin)
         self.sign_out()
         self.session = ReadingSession(core)
         self.open_next()
@@ -152,7 +121,28 @@ class SessionWidget(QWidget):
         self._refresh()
 
     def mark_done(self) -> None:
-        """Lock the open case as read, then open the next one."""
+        """Ask first (naming unrated lesions, or that there is no lesion), then lock.
+
+        The question is window-modal, not blocking: *Mark done* locks the case
+        and opens the next one, *Keep reading* changes nothing.
+        """
+        if self.session is None or self.session.entry is None:
+            return
+        warning = self.session.core.done_warning()
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question)
+        box.setWindowTitle("Mark case done")
+        box.setText(f"Mark case {self.session.entry.code} done? {warning}".strip())
+        box.setInformativeText("A done case is locked; reopening it is audited.")
+        done = box.addButton("Mark done", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep reading", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep if warning else done)
+        box.buttonClicked.connect(lambda button: button is done and self._mark_done())
+        box.finished.connect(lambda _result: setattr(self, "confirm_box", None))
+        self.confirm_box = box
+        box.open()
+
+    def _mark_done(self) -> None:
         if self.session is not None and self.session.entry is not None:
             self._flush_time()
             if self._run(lambda: self.session.mark_done(self.viewer)):

@@ -1,4 +1,6 @@
-"""``napari-uspio study init | status | export | agreement``: reading studies from the shell.
+"""``napari-uspio study ...``: reading studies from the shell.
+
+Subcommands: init, status, reset-pin, export, agreement, consensus.
 
 Wired into the ``napari-uspio`` command by :func:`add_study_parser`; each
 subcommand sets ``run`` (returns the exit code: 0, or 2 with a message on
@@ -17,11 +19,6 @@ from ..core.volume import CaseError
 
 def _ids(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -50,20 +47,21 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ..core.adjudication.status import status_lines
+    from ..core.study import load_study
+
+    sys.stdout.write("\n".join(status_lines(load_study(args.study_dir))) + "\n")
+    return 0
+
+
+def _reset_pin(args: argparse.Namespace) -> int:
     from ..core.study import load_study
 
     study = load_study(args.study_dir)
+    study.reader(args.reader)  # refuses an unknown id, naming the known ones
     with study.open_store() as store:
-        progress = store.status()
-    sys.stdout.write(f"study {study.folder}: {len(study.cases)} cases, seed {study.seed}\n")
-    width = max([6, *(len(p.reader) for p in progress)])
-    sys.stdout.write(f"{'reader':<{width}}  {'role':<11}  {'done':>10}  {'time':>8}  next\n")
-    for p in progress:
-        done = f"{p.done} of {p.total}"
-        sys.stdout.write(
-            f"{p.reader:<{width}}  {p.role:<11}  {done:>10}  {_duration(p.seconds_spent):>8}  "
-            f"{p.next_code or '-'}\n"
-        )
+        store.set_pin_hash(args.reader, None, by="coordinator")
+    sys.stdout.write(f"PIN of {args.reader} reset: they choose a new one at their next sign-in\n")
     return 0
 
 
@@ -191,6 +189,11 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="progress per reader: cases done of N, time")
     s.add_argument("study_dir", type=Path)
     s.set_defaults(run=_guarded(_status))
+
+    r = sub.add_parser("reset-pin", help="clear a reader's forgotten PIN (audited)")
+    r.add_argument("study_dir", type=Path)
+    r.add_argument("reader", help="the reader id; they choose a new PIN at their next sign-in")
+    r.set_defaults(run=_guarded(_reset_pin))
 
     e = sub.add_parser("export", help="tables, masks and provenance of every reading")
     e.add_argument("study_dir", type=Path)

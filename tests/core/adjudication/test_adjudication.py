@@ -199,6 +199,20 @@ def test_proposal_two_readers_union_and_overlap_by_item_number():
 
 
 # ------------------------------------------------------------------ store
+def test_study_status_shows_adjudication_progress(queue, exported, capsys):
+    from napari_uspio.cli.study import main as study_main
+
+    assert study_main(["study", "status", str(queue.study.folder)]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        f"adjudication {ADJ}: 0 of 4 disputed items decided, 4 pending; cases ready 2, "
+        "waiting for readers 1\n"
+    ) in shown
+    assert study_main(["study", "status", str(exported.study.folder)]) == 0
+    shown = capsys.readouterr().out
+    assert f"adjudication {ADJ}: 4 of 4 disputed items decided, 0 pending" in shown
+
+
 @pytest.fixture(scope="module")
 def store_study(tmp_path_factory, cases_dir) -> Study:
     return _simulate(tmp_path_factory.mktemp("store") / "study", cases_dir, 1)

@@ -240,7 +240,7 @@ def test_schema_holds_every_rating_field():
 
 def test_new_file_is_created_at_the_current_version(tmp_path):
     with SQLiteStore(tmp_path / "study.sqlite", create=True) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         assert store.integrity_check() == "ok"
     con = sqlite3.connect(tmp_path / "study.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -301,10 +301,36 @@ def test_version_1_study_gains_the_adjudication_table(tmp_path, monkeypatch):
         assert old.schema_version() == 1
     monkeypatch.undo()
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.labels("r1", "C-1", SHAPE, np.uint8).reshape(-1)[4] == 9
         assert store.adjudications() == []
         assert store.integrity_check() == "ok"
+
+
+def test_version_2_study_gains_pins_and_its_readers_choose_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", schema_mod.MIGRATIONS[:2])
+    with SQLiteStore(tmp_path / "s.sqlite", create=True) as old:
+        old.add_reader("r1", "reader", [OrderEntry("a", "C-1", False)])
+        old.set_rating("r1", "C-1", 2, {"gd": "nodular"})
+        assert old.schema_version() == 2
+    monkeypatch.undo()
+    with SQLiteStore(tmp_path / "s.sqlite") as store:
+        assert store.schema_version() == 3
+        assert store.ratings("r1", "C-1")[2]["gd"] == "nodular"
+        assert store.pin_hash("r1") is None  # chosen at the next sign-in
+
+
+def test_pin_hash_is_stored_replaced_and_reset_audited(store):
+    assert store.pin_hash("r1") is None
+    store.set_pin_hash("r1", "scrypt$1$1$1$00$00", by="r1")
+    store.set_pin_hash("r1", "scrypt$1$1$1$01$01", by="r1")
+    assert store.pin_hash("r1") == "scrypt$1$1$1$01$01" and store.pin_hash("r2") is None
+    store.set_pin_hash("r1", None, by="coordinator")
+    assert store.pin_hash("r1") is None
+    actions = [(e.action, e.detail) for e in store.audit_log("r1")]
+    assert ("set pin", "by r1") in actions and ("reset pin", "by coordinator") in actions
+    with pytest.raises(StudyError, match="no reader 'r9'"):
+        store.pin_hash("r9")
 
 
 def test_newer_file_is_refused_untouched(store):

@@ -56,13 +56,15 @@ class AdjudicationDesk(StudySession):
         The study folder.
     adjudicator : str
         An id of the study's ``[[readers]]`` with ``role = 'adjudicator'``.
+    pin : str, optional
+        The adjudicator's PIN, as for :class:`StudySession`.
 
     The queue is empty until :meth:`refresh_queue` (the long step: every ready case's
     readings are matched).
     """
 
-    def __init__(self, study_dir: str | Path, adjudicator: str):
-        super().__init__(study_dir, adjudicator)
+    def __init__(self, study_dir: str | Path, adjudicator: str, pin: str | None = None):
+        super().__init__(study_dir, adjudicator, pin)
         if self.study.reader(adjudicator).role != "adjudicator":
             self.store.close()
             raise StudyError(

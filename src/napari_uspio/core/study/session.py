@@ -32,6 +32,8 @@ from ..roles import DERIVED
 from .autosave import Autosave
 from .manifest import load_study
 from .order import OrderEntry
+from .pins import hash_pin, pin_matches
+from .records import StudyError
 
 __all__ = ["LABEL_DTYPE", "Reading", "StudySession"]
 
@@ -63,15 +65,37 @@ class StudySession:
         The study folder.
     reader : str
         The reader id (refused, naming the known ones, when not in the study).
+    pin : str, optional
+        The reader's PIN (see :mod:`.pins`): refused unless it matches; at the
+        reader's first sign-in it becomes theirs. ``None`` signs in without one
+        only while the reader has not chosen one (scripts, notebooks).
     """
 
-    def __init__(self, study_dir: str | Path, reader: str):
+    def __init__(self, study_dir: str | Path, reader: str, pin: str | None = None):
         self.study = load_study(study_dir)
         self.study.reader(reader)  # refuses an unknown reader, naming the known ones
         self.reader = reader
         self.store = self.study.open_store()
+        try:
+            self._check_pin(pin)
+        except BaseException:
+            self.store.close()
+            raise
         self.reading: Reading | None = None
         self.autosave: Autosave | None = None
+
+    def _check_pin(self, pin: str | None) -> None:
+        stored = self.store.pin_hash(self.reader)
+        if stored is None:
+            if pin is not None:  # first sign-in: the PIN typed becomes the reader's
+                self.store.set_pin_hash(self.reader, hash_pin(pin), by=self.reader)
+            return
+        if pin is None or not pin_matches(pin, stored):
+            self.store.record("refused sign-in", self.reader, None, "wrong PIN")
+            raise StudyError(
+                f"wrong PIN for reader {self.reader}. Fix: type your PIN again; the study "
+                "coordinator resets a forgotten one (napari-uspio study reset-pin)."
+            )
 
     @property
     def entry(self) -> OrderEntry | None:
@@ -130,6 +154,21 @@ class StudySession:
         self.store.add_time(self.reader, self.reading.entry.code, seconds)
         if lesion is not None and lesion in self.reading.model.ids:
             self.store.add_time(self.reader, self.reading.entry.code, seconds, lesion=lesion)
+
+    def done_warning(self) -> str:
+        """What *Mark case done* should say first: unrated lesions, no lesion, or nothing."""
+        if self.reading is None:
+            return ""
+        ids = [int(i) for i in self.reading.model.ids]
+        if not ids:
+            return "The case has no lesion delineated."
+        unrated = [i for i in ids if not self.reading.ratings.get(i).complete]
+        if not unrated:
+            return ""
+        if len(unrated) == 1:
+            return f"Lesion {unrated[0]} is not fully rated (1 of {len(ids)} lesions)."
+        shown = ", ".join(map(str, unrated[:10])) + (" …" if len(unrated) > 10 else "")
+        return f"{len(unrated)} of {len(ids)} lesions are not fully rated (ids {shown})."
 
     def mark_done(self) -> None:
         """Lock the open reading as read (its journal compacted first) and close it."""

@@ -46,6 +46,12 @@ class StudyStore(Protocol):
     def order(self, reader: str) -> list[OrderEntry]:
         """The readings of ``reader`` in the order shown."""
 
+    def pin_hash(self, reader: str) -> str | None:
+        """The stored hash of the reader's PIN (None: no PIN chosen yet)."""
+
+    def set_pin_hash(self, reader: str, encoded: str | None, by: str) -> None:
+        """Store the hash of the reader's new PIN, or clear it (None), audited."""
+
     # ---------------------------------------------------------------- masks
     def append_stroke(
         self,

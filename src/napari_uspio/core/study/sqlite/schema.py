@@ -85,9 +85,15 @@ _V2: tuple[str, ...] = (
         disputed TEXT NOT NULL, decided_at TEXT NOT NULL,
         PRIMARY KEY (reader, case_code, item), {_CASE_FK})""",
 )
+#: Version 3: each reader's PIN, as its salted scrypt hash (see :mod:`..pins`).
+_V3: tuple[str, ...] = (
+    """CREATE TABLE pins (
+        reader TEXT PRIMARY KEY REFERENCES readers (reader),
+        hash TEXT NOT NULL, set_at TEXT NOT NULL)""",
+)
 Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 #: ``MIGRATIONS[i]``: SQL statements (or a callable given the connection) from version i to i+1.
-MIGRATIONS: list[Migration] = [_V1, _V2]
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

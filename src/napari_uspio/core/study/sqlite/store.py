@@ -180,6 +180,21 @@ class SQLiteStore(StrokeJournal, AdjudicationLog):
             raise StudyError(f"no reader {reader!r} in this study ({', '.join(self.readers())})")
         return [OrderEntry(c, k, bool(r)) for c, k, r in rows]
 
+    def pin_hash(self, reader: str) -> str | None:
+        """The stored hash of the reader's PIN (None: no PIN chosen yet)."""
+        self.order(reader)  # refuses an unknown reader, naming the known ones
+        return self._db.scalar("SELECT hash FROM pins WHERE reader = ?", (reader,))
+
+    def set_pin_hash(self, reader: str, encoded: str | None, by: str) -> None:
+        """Store the hash of the reader's new PIN, or clear it (None), audited with ``by``."""
+        self.order(reader)
+        with self._db.write() as db:
+            db.execute("DELETE FROM pins WHERE reader = ?", (reader,))
+            if encoded is not None:
+                db.execute("INSERT INTO pins VALUES (?, ?, ?)", (reader, encoded, utc_now()))
+            action = "set pin" if encoded is not None else "reset pin"
+            self._audit(reader, action, None, f"by {by}")
+
     # ------------------------------------------------------------ ratings and time
     def set_rating(
         self, reader: str, case_code: str, lesion: int, fields: Mapping[str, str | None]
