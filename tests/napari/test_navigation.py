@@ -61,7 +61,7 @@ def test_orientation_letters_and_scale_bar_then_napari_back(qtbot, reading):
                        "middle_right": "L"}  # fmt: skip
     assert overlays["scale_bar"].visible and viewer.layers["flair"].units[-1] == "millimeter"
     desk_for(viewer).unbind()
-    assert not any(k.startswith("uspio_orient") for k in overlays)
+    assert not any(o.visible for k, o in overlays.items() if k.startswith("uspio_orient"))
     assert viewer.scene.camera.mouse_zoom and viewer.mouse_wheel_callbacks
 
 

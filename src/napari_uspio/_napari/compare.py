@@ -46,10 +46,14 @@ def set_visible(layer, visible: bool) -> None:
 class CompareLayout:
     """Switch a viewer between the single view and panels of a lesions layer's case."""
 
-    def __init__(self, viewer, lesions: Labels):
+    def __init__(self, viewer, lesions: Labels, mirrors: list[Labels] = ()):
         self.viewer = viewer
         self.lesions = lesions
-        self.mirrors: list[Labels] = []
+        #: Mirrors kept from the case before (see :meth:`release`) show this case's array.
+        self.mirrors: list[Labels] = [m for m in mirrors if m in viewer.layers]
+        for mirror in self.mirrors:
+            mirror.data = lesions.data
+            mirror.scale, mirror.translate = lesions.scale, lesions.translate
         self.panels: list[str] = []
         self._single_order: list = []
         self._single_visible: dict = {}
@@ -130,13 +134,21 @@ class CompareLayout:
 
     def close(self) -> None:
         """Single view, mirrors removed, the lesions layer's events released."""
+        for mirror in self.release():
+            if mirror in self.viewer.layers:
+                self.viewer.layers.remove(mirror)
+
+    def release(self) -> list[Labels]:
+        """Single view, the lesions layer's events released; return the mirrors, kept.
+
+        A reading session that swaps the next case into the same layers hands them
+        to the next layout, so no layer is removed and added at a case switch.
+        """
         self.single()
         self.lesions.events.paint.disconnect(self._refresh_mirrors)
         self.lesions.events.set_data.disconnect(self._refresh_mirrors)
-        for mirror in self.mirrors:
-            if mirror in self.viewer.layers:
-                self.viewer.layers.remove(mirror)
-        self.mirrors = []
+        mirrors, self.mirrors = self.mirrors, []
+        return mirrors
 
     # ---- internals ----------------------------------------------------------------
 

@@ -70,6 +70,8 @@ class ReadingDesk:
         #: What the last key did (the panels show it too).
         self.message = ""
         self._styled: tuple | None = None  # (selected label, overlay) drawn
+        #: Kept by ``unbind(keep_layout=True)`` for the next case: (mirrors, panels).
+        self._kept: tuple[list, list[str]] = ([], [])
 
     @property
     def layer(self) -> Labels | None:
@@ -98,7 +100,9 @@ class ReadingDesk:
         layer.brush_size = BRUSH_MM
         layer.events.paint.connect(self._stroked)
         layer.events.selected_label.connect(self._restyle)
-        self.compare = CompareLayout(self.viewer, layer)
+        mirrors, panels = self._kept
+        self._kept = ([], [])
+        self.compare = CompareLayout(self.viewer, layer, mirrors)
         self._bind_keys([self.viewer, layer, *self._images()])
         self.viewer.layers.events.inserted.connect(self._on_inserted)
         self.window_level = install_window_level(self.viewer)
@@ -107,11 +111,17 @@ class ReadingDesk:
             image.events.visible.connect(self._show_series)
         self.overlay, self._styled = OVERLAY_MODES[0], None
         self._restyle()
+        if panels:  # the compare layout the reader left the last case in
+            self.compare.show(panels)
         self._show_series()
         self.changed.emit()
 
-    def unbind(self) -> None:
-        """Give napari its keys back, single view, tools removed (nothing is lost)."""
+    def unbind(self, keep_layout: bool = False) -> None:
+        """Give napari its keys back, single view, tools removed (nothing is lost).
+
+        ``keep_layout``: the next case is swapped into the same layers; its
+        :meth:`bind` takes over the compare mirrors and panels.
+        """
         if self.binding is None:
             return
         layer = self.binding.layer
@@ -120,7 +130,11 @@ class ReadingDesk:
         self.viewer.layers.events.inserted.disconnect(self._on_inserted)
         for image in self._images():
             image.events.visible.disconnect(self._show_series)
-        self.compare.close()
+        if keep_layout:
+            panels = list(self.compare.panels)  # release() goes back to the single view
+            self._kept = (self.compare.release(), panels)
+        else:
+            self.compare.close()
         for handle in self._handles:
             handle.remove()
         for provider, key, replaced in reversed(self._bound_keys):

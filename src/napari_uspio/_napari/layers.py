@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from napari.layers import Labels, Layer
 
 from ..core.case import Case
 from ..core.display import case_windows
@@ -63,6 +64,28 @@ def labels_layer(case: Case) -> LayerData:
         **placement(case.grid),
     }
     return (lesion_labels(case), kwargs, "labels")
+
+
+def swap_layer(layer: Layer, data, kwargs: dict[str, Any]) -> None:
+    """Show another case's map of the same role in ``layer``: no layer removed or added.
+
+    Data, placement, window, visibility and metadata are the new case's; a Labels
+    layer's undo history is cleared (it belongs to the case before).
+    """
+    layer.metadata = kwargs["metadata"]
+    layer.data = data
+    for name in ("scale", "translate"):  # each change re-lays the scene: only if it moved
+        if not np.allclose(getattr(layer, name), kwargs[name]):
+            setattr(layer, name, kwargs[name])
+    if "contrast_limits" in kwargs:
+        low, high = kwargs["contrast_limits"]
+        layer.contrast_limits_range = (min(low, high - 1e-6), high)
+        layer.contrast_limits = (low, high)
+    if layer.visible != kwargs.get("visible", True):  # napari redraws even when unchanged
+        layer.visible = kwargs.get("visible", True)
+    if isinstance(layer, Labels):  # napari keeps the history across data; clear it
+        layer.editable = False  # (napari's public way: non-editable drops the history)
+        layer.editable = True
 
 
 def case_layers(case: Case) -> list[LayerData]:

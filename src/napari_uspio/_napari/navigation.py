@@ -35,6 +35,9 @@ class Navigation:
         overlays = viewer.canvas.overlays
         self._letters = [f"uspio_orientation_{pos}" for pos in ORIENTATION]
         for key, (position, letter) in zip(self._letters, ORIENTATION.items(), strict=True):
+            if key in overlays:  # kept hidden since the last case: a new one costs ~0.1 s
+                overlays[key].visible = True
+                continue
             overlays[key] = TextOverlay(
                 text=letter, position=position, visible=True, gridded=True, font_size=12,
                 color="#ffd040",
@@ -77,13 +80,14 @@ class Navigation:
             dims.axis_labels = labels
 
     def remove(self) -> None:
-        """Give the viewer napari's wheel, slider label and overlays back."""
+        """Give the viewer napari's wheel, slider label and scale bar back; letters hidden."""
         self.viewer.dims.events.point.disconnect(self._label_slider)
         mouse_zoom, callbacks = self._saved
         self.viewer.scene.camera.mouse_zoom = mouse_zoom
         self.viewer.mouse_wheel_callbacks[:] = callbacks
-        for key in self._letters:
-            self.viewer.canvas.overlays.pop(key, None)
+        for key in self._letters:  # hidden, not removed: the next case shows them again
+            if key in self.viewer.canvas.overlays:
+                self.viewer.canvas.overlays[key].visible = False
         self.viewer.canvas.overlays["scale_bar"].visible = self._scale_bar
 
 

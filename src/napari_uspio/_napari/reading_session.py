@@ -22,7 +22,7 @@ from ..core.study.store import StudyStore
 from .binding import LabelsBinding
 from .bindings import bind
 from .desk import desk_for
-from .layers import case_layers
+from .layers import case_layers, swap_layer
 from .viewer import set_radiological_view
 
 TITLE = "napari-uspio — reading session"
@@ -80,16 +80,32 @@ class ReadingSession:
         self.core.add_time(seconds, lesion)
 
     def show(self, viewer, reading: Reading) -> None:
-        """Replace the layers shown by the reading's: its case by role, its lesions bound."""
-        self.remove_layers(viewer)
-        self.layers = []
+        """Show the reading: its case by role, its lesions bound.
+
+        When the case has the roles of the one shown, its maps are swapped into the
+        same layers (no layer removed or added: napari's per-layer teardown is the
+        slow part of a case switch, and removing painted layers can crash software
+        OpenGL); the compare layout the reader was in stays. Otherwise the layers
+        are replaced.
+        """
+        shown = []
         for data, kwargs, kind in case_layers(reading.case):
             if not self.core.shows(kwargs["name"]):
                 continue
             if kwargs["name"] == "lesions":
                 data = reading.labels
             kwargs["metadata"] = {**kwargs["metadata"], "study_code": reading.entry.code}
-            self.layers.append(Layer.create(data, kwargs, kind))
+            shown.append((data, kwargs, kind))
+        reuse = [layer.name for layer in self.layers] == [kw["name"] for _, kw, _ in shown]
+        reuse = reuse and all(layer in viewer.layers for layer in self.layers)
+        if reuse:
+            self.unbind(viewer, keep_layout=True)
+            for layer, (data, kwargs, _) in zip(self.layers, shown, strict=True):
+                swap_layer(layer, data, kwargs)
+            added = []
+        else:
+            self.remove_layers(viewer)
+            self.layers = added = [Layer.create(*spec) for spec in shown]
         # bound before it is shown, so the widgets find it bound when it is inserted
         self.binding = bind(
             self.layers[-1],
@@ -98,7 +114,7 @@ class ReadingSession:
             reading.ratings,
             model=reading.model,
         )
-        for layer in self.layers:
+        for layer in added:
             viewer.add_layer(layer)
         viewer.title = f"napari-uspio — case {reading.entry.code}"
         set_radiological_view(viewer)
@@ -110,11 +126,16 @@ class ReadingSession:
         self.core.close_reading()
         self.remove_layers(viewer)
 
+    def unbind(self, viewer, keep_layout: bool = False) -> None:
+        """Release the lesions layer from the desk and the reading's model (nothing lost)."""
+        if self.binding is not None:
+            desk_for(viewer).unbind(keep_layout)
+            self.binding.disconnect()
+            self.binding = None
+
     def remove_layers(self, viewer) -> None:
         """Unbind and remove the layers shown."""
-        if self.binding is not None:
-            desk_for(viewer).unbind()
-            self.binding.disconnect()
+        self.unbind(viewer)
         for layer in self.layers:
             if layer in viewer.layers:
                 viewer.layers.remove(layer)

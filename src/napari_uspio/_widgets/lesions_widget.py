@@ -29,6 +29,7 @@ from .._napari.bindings import (
     binding_for,
     layer_to_measure,
 )
+from .._napari.desk import desk_for
 from .._napari.overlays import ShellOverlay
 from .._napari.viewer import show_lesion
 from ..core import fields as spec
@@ -165,12 +166,19 @@ class LesionsWidget(QWidget):
 
         self.viewer.layers.events.inserted.connect(self._layers_changed)
         self.viewer.layers.events.removed.connect(self._layers_changed)
+        self.desk = desk_for(napari_viewer)
+        self.desk.changed.connect(self._follow_desk)  # a case swapped into the same layers
         self._layers_changed()
 
     # ---- binding --------------------------------------------------------------------
 
     def _layers_changed(self, event=None) -> None:
         self._offer(bind_opened_cases(self.viewer.layers, self.shell_width.value()))
+
+    def _follow_desk(self) -> None:
+        binding = self.desk.binding
+        if binding is not None and binding is not self.binding:
+            self._layers_changed()
 
     def _offer(self, candidates: list[Labels]) -> None:
         """List the lesion layers in the combo box and attach the one to measure."""
@@ -222,6 +230,7 @@ class LesionsWidget(QWidget):
         self.shell.remove()
         self.viewer.layers.events.inserted.disconnect(self._layers_changed)
         self.viewer.layers.events.removed.disconnect(self._layers_changed)
+        self.desk.changed.disconnect(self._follow_desk)
         super().closeEvent(event)
 
     # ---- view -----------------------------------------------------------------------

@@ -64,7 +64,7 @@ class AdjudicationDesk(StudySession):
     """
 
     def __init__(self, study_dir: str | Path, adjudicator: str, pin: str | None = None):
-        super().__init__(study_dir, adjudicator, pin)
+        super().__init__(study_dir, adjudicator, pin, prefetch=False)  # the queue decides
         if self.study.reader(adjudicator).role != "adjudicator":
             self.store.close()
             raise StudyError(

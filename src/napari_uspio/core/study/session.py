@@ -33,6 +33,7 @@ from .autosave import Autosave
 from .manifest import load_study
 from .order import OrderEntry
 from .pins import hash_pin, pin_matches
+from .prefetch import CasePrefetch
 from .records import StudyError
 
 __all__ = ["LABEL_DTYPE", "Reading", "StudySession"]
@@ -69,9 +70,18 @@ class StudySession:
         The reader's PIN (see :mod:`.pins`): refused unless it matches; at the
         reader's first sign-in it becomes theirs. ``None`` signs in without one
         only while the reader has not chosen one (scripts, notebooks).
+    prefetch : bool
+        Load the reader's following case on a background thread while they read
+        (:mod:`.prefetch`), so that *Mark case done* shows it without waiting.
     """
 
-    def __init__(self, study_dir: str | Path, reader: str, pin: str | None = None):
+    def __init__(
+        self,
+        study_dir: str | Path,
+        reader: str,
+        pin: str | None = None,
+        prefetch: bool = True,
+    ):
         self.study = load_study(study_dir)
         self.study.reader(reader)  # refuses an unknown reader, naming the known ones
         self.reader = reader
@@ -83,6 +93,8 @@ class StudySession:
             raise
         self.reading: Reading | None = None
         self.autosave: Autosave | None = None
+        #: Loads the following case ahead (None: prefetch off).
+        self.prefetcher = CasePrefetch() if prefetch else None
 
     def _check_pin(self, pin: str | None) -> None:
         stored = self.store.pin_hash(self.reader)
@@ -134,10 +146,13 @@ class StudySession:
     def open(self, entry: OrderEntry) -> Reading:
         """Open a reading (closing the one open): case, saved labels and ratings, autosave.
 
-        The case is loaded first: a case that cannot be read leaves the open
-        reading as it was.
+        The case is loaded first (or taken from the prefetch): a case that cannot
+        be read leaves the open reading as it was. Then the reader's following
+        case is prefetched on a background thread.
         """
-        case = load_case(self.study.case_folder(entry.case_id))
+        folder = self.study.case_folder(entry.case_id)
+        case = self.prefetcher.take(folder) if self.prefetcher else None
+        case = case if case is not None else load_case(folder)
         self.close_reading()
         self.store.open_case(self.reader, entry.code)
         labels = self.store.labels(self.reader, entry.code, case.grid.shape, LABEL_DTYPE)
@@ -145,7 +160,23 @@ class StudySession:
         model = lesion_model(case, labels, self.study.shell_width_mm)
         self.reading = Reading(entry, case, labels, model, ratings)
         self.autosave = Autosave(self.store, self.reader, entry.code, model, ratings)
+        following = self.following_entry()
+        if self.prefetcher is not None and following is not None:
+            shown = [n for n in DERIVED if self.shows(n)]
+            self.prefetcher.start(self.study.case_folder(following.case_id), shown)
         return self.reading
+
+    def following_entry(self) -> OrderEntry | None:
+        """The reading after the open one that *Mark case done* will open (None: none)."""
+        if self.reading is None:
+            return self.next_entry()
+        after = False
+        for e in self.store.order(self.reader):
+            if e.code == self.reading.entry.code:
+                after = True
+            elif after and self.store.case_state(self.reader, e.code).status != "done":
+                return e
+        return None
 
     def add_time(self, seconds: float, lesion: int | None = None) -> None:
         """Count reading time on the open reading, and on ``lesion`` when it is painted."""
@@ -193,6 +224,8 @@ class StudySession:
         self.reading, self.autosave = None, None
 
     def close(self) -> None:
-        """Close the open reading and the store."""
+        """Close the open reading, drop the prefetched case, close the store."""
         self.close_reading()
+        if self.prefetcher is not None:
+            self.prefetcher.shutdown()
         self.store.close()

@@ -1,0 +1,82 @@
+"""Load a reader's next case on a background thread while they read this one.
+
+At most one case is loaded ahead. Asking for another case (the reader reopened a
+done one, or jumped) drops the one loading; a case that fails to load raises its
+usual :class:`~napari_uspio.core.volume.CaseError` only when the reader reaches it.
+
+Example::
+
+    prefetch = CasePrefetch()
+    prefetch.start(folder_of_next, derived=("mtr", "gd_diff"))
+    case = prefetch.take(folder_of_next)   # None if it was not the one prefetched
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from ..case import Case, load_case
+
+__all__ = ["CasePrefetch"]
+
+
+def _load(folder: Path, derived: Sequence[str]) -> Case:
+    case = load_case(folder)
+    for name in derived:  # the derived maps shown, computed here rather than at display
+        if name in case:
+            case[name]
+    return case
+
+
+class CasePrefetch:
+    """One background thread, at most one case ahead."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-uspio-prefetch")
+        self._folder: Path | None = None
+        self._future: Future | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of the case loading or loaded ahead (None: none)."""
+        return self._folder
+
+    def start(self, folder: Path, derived: Sequence[str] = ()) -> None:
+        """Load ``folder`` ahead (the case before is dropped unless it is the same)."""
+        folder = Path(folder)
+        if folder == self._folder:
+            return
+        self.drop()
+        self._folder = folder
+        self._future = self._pool.submit(_load, folder, tuple(derived))
+
+    def wait(self) -> None:
+        """Block until the case ahead is loaded or failed (benchmarks; a reader never waits)."""
+        if self._future is not None:
+            self._future.exception()
+
+    def take(self, folder: Path) -> Case | None:
+        """The prefetched case of ``folder`` (waits for it; raises its load error), else None.
+
+        A prefetch of another folder is dropped.
+        """
+        future, matches = self._future, Path(folder) == self._folder
+        self._folder = self._future = None
+        if future is None or not matches:
+            if future is not None:
+                future.cancel()
+            return None
+        return future.result()
+
+    def drop(self) -> None:
+        """Forget the case ahead (a load already running finishes and is freed)."""
+        if self._future is not None:
+            self._future.cancel()
+        self._folder = self._future = None
+
+    def shutdown(self) -> None:
+        """Drop the case ahead and stop the thread (a running load ends first)."""
+        self.drop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
