@@ -21,15 +21,12 @@ from qtpy.QtWidgets import (
 
 from ..core.adjudication.status import status_lines
 from ..core.study.manifest import init_study, load_study
-from ..core.study.records import StudyError
+from ..core.study.pins import reset_pin
+from ..core.study.records import StudyError, parse_ids
 from ..core.volume import CaseError
 from .common import browse_folder, report_refusal, run_in_background, run_reported
 
 REFUSALS = (StudyError, CaseError, ValueError, OSError)
-
-
-def _ids(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class StudySetupWidget(QWidget):
@@ -102,13 +99,13 @@ class StudySetupWidget(QWidget):
         """Create the study (store, orders, study.toml) in the Study folder."""
 
         def go():
-            readers = _ids(self.reader_ids.text())
+            readers = parse_ids(self.reader_ids.text())
             study = init_study(
                 self.study.text().strip(),
                 self.cases_dir.text().strip(),
                 readers,
                 seed=self.seed.value(),
-                adjudicators=_ids(self.adjudicator_ids.text()),
+                adjudicators=parse_ids(self.adjudicator_ids.text()),
             )
             self.state.setText(
                 f"Study created: {len(study.cases)} cases, readers {', '.join(readers)}, "
@@ -122,10 +119,7 @@ class StudySetupWidget(QWidget):
         reader = self.pin_reader.text().strip()
 
         def go():
-            study = load_study(self.study.text().strip())
-            study.reader(reader)  # refuses an unknown id, naming the known ones
-            with study.open_store() as store:
-                store.set_pin_hash(reader, None, by="coordinator")
+            reset_pin(self.study.text().strip(), reader)
             self.state.setText(f"PIN of {reader} reset: they choose a new one at sign-in.")
 
         self._run(go)

@@ -14,11 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.study.records import parse_ids
 from ..core.volume import CaseError
-
-
-def _ids(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -30,12 +27,12 @@ def _init(args: argparse.Namespace) -> int:
     study = init_study(
         args.study_dir,
         args.cases,
-        readers=_ids(args.readers),
+        readers=parse_ids(args.readers),
         seed=args.seed,
         repeat_fraction=args.repeat_fraction,
-        adjudicators=_ids(args.adjudicators or ""),
+        adjudicators=parse_ids(args.adjudicators or ""),
         shell_width_mm=args.shell_width_mm,
-        shown_roles=_ids(args.roles or ""),
+        shown_roles=parse_ids(args.roles or ""),
         on_skip=skipped,
     )
     readers = ", ".join(f"{r.id} ({r.role})" for r in study.readers)
@@ -55,12 +52,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _reset_pin(args: argparse.Namespace) -> int:
-    from ..core.study import load_study
+    from ..core.study.pins import reset_pin
 
-    study = load_study(args.study_dir)
-    study.reader(args.reader)  # refuses an unknown id, naming the known ones
-    with study.open_store() as store:
-        store.set_pin_hash(args.reader, None, by="coordinator")
+    reset_pin(args.study_dir, args.reader)
     sys.stdout.write(f"PIN of {args.reader} reset: they choose a new one at their next sign-in\n")
     return 0
 
@@ -68,7 +62,9 @@ def _reset_pin(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from ..core.study import export_study
 
-    written = export_study(args.study_dir, args.output, readers=_ids(args.readers or "") or None)
+    written = export_study(
+        args.study_dir, args.output, readers=parse_ids(args.readers or "") or None
+    )
     sys.stdout.write(
         f"study exported to {args.output} ({', '.join(p.name for p in written.values())})\n"
     )
@@ -99,7 +95,7 @@ def _agreement(args: argparse.Namespace) -> int:
             "(the one given to 'napari-uspio study init')"
         )
     study = load_study(folder)
-    readers = _ids(args.readers or "") or None  # compute_agreement names unknown ones
+    readers = parse_ids(args.readers or "") or None  # compute_agreement names unknown ones
     if args.n_boot < 1:
         raise StudyError(f"--n-boot must be at least 1, not {args.n_boot}")
     min_dice = MIN_DICE if args.min_dice is None else args.min_dice

@@ -4,8 +4,7 @@ One table for ``napari-uspio study status`` and the Study setup dock alike.
 
 Example::
 
-    for line in status_lines(load_study("study/")):
-        print(line)
+    lines = status_lines(load_study("study/"))  # header, one per reader, per adjudicator
 """
 
 from __future__ import annotations

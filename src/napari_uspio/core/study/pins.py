@@ -18,9 +18,10 @@ import hashlib
 import hmac
 import secrets
 
+from .manifest import load_study
 from .records import StudyError
 
-__all__ = ["MIN_PIN_LENGTH", "check_new_pin", "hash_pin", "pin_matches"]
+__all__ = ["MIN_PIN_LENGTH", "check_new_pin", "hash_pin", "pin_matches", "reset_pin"]
 
 #: The shortest PIN a reader may choose.
 MIN_PIN_LENGTH = 4
@@ -57,3 +58,11 @@ def pin_matches(pin: str, encoded: str) -> bool:
     return hmac.compare_digest(
         _scrypt(pin, bytes.fromhex(salt), int(n), int(r), int(p)), bytes.fromhex(digest)
     )
+
+
+def reset_pin(study_dir, reader: str) -> None:
+    """Clear a reader's PIN, audited as the coordinator's; they choose a new one at sign-in."""
+    study = load_study(study_dir)
+    study.reader(reader)  # refuses an unknown id, naming the known ones
+    with study.open_store() as store:
+        store.set_pin_hash(reader, None, by="coordinator")

@@ -13,6 +13,7 @@ __all__ = [
     "CaseState",
     "ReaderProgress",
     "StudyError",
+    "parse_ids",
     "utc_now",
 ]
 
@@ -79,3 +80,8 @@ class Adjudication:
 def utc_now() -> str:
     """Now, UTC, ISO 8601 with microseconds (the store's timestamps)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def parse_ids(text: str) -> list[str]:
+    """Reader (or role) ids typed comma-separated, e.g. ``"r1, r2,r3"``, blanks dropped."""
+    return [part.strip() for part in text.split(",") if part.strip()]
