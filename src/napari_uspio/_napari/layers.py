@@ -9,12 +9,10 @@ from napari.layers import Labels, Layer
 
 from ..core.case import Case
 from ..core.display import case_windows
-from ..core.roles import DERIVED, DISPLAY, IMAGE_ROLES, DisplayHint
+from ..core.roles import DERIVED, DISPLAY, FIRST_SHOWN, IMAGE_ROLES, DisplayHint
 from ..core.volume import Grid
 
 LayerData = tuple[Any, dict[str, Any], str]
-#: The role shown first when a case opens (lesions are delineated on FLAIR).
-FIRST_SHOWN = ("flair", "t2", "t1_post_uspio", "t1_post_gd", "qsm")
 
 
 def placement(grid: Grid) -> dict[str, Any]:

@@ -9,9 +9,11 @@ else is refused with one message naming every offending file.
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from .roles import (
     DERIVED,
+    FIRST_SHOWN,
     MEASURED_MAPS,
     NAME_PATTERNS,
     ROLES,
@@ -30,6 +33,8 @@ from .volume import CaseError, Grid, ImageVolume, LabelMap, Volume
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "case.toml"
+#: Files decoded at once (each thread holds one file's compressed and raw bytes).
+MAX_READ_THREADS = 4
 
 
 @dataclass(eq=False)
@@ -141,10 +146,14 @@ def mtr_from_mt(m0: np.ndarray, mmt: np.ndarray) -> np.ndarray:
 def load_case(
     source: str | Path | Mapping[str, str | Path],
     progress: Callable[[int, int, str], None] | None = None,
+    loaded: Callable[[Volume], None] | None = None,
 ) -> Case:
     """Load a case from a folder or from a mapping ``role -> path``.
 
-    ``progress(k, n, message)`` is called before each of the n files is read.
+    Files are read in parallel threads, the role shown first (:data:`FIRST_SHOWN`)
+    first. As each of the n files is read (in that order), ``progress(k, n,
+    message)`` and ``loaded(volume)`` are called on the calling thread, so a viewer
+    can show the first image before the case is complete.
 
     Raises
     ------
@@ -162,15 +171,9 @@ def load_case(
     else:
         folder = Path(source)
         files = find_case_files(folder)
-    volumes: dict[str, Volume] = {}
-    warnings: list[str] = []
-    roles = [r for r in ROLES if r in files]
-    for k, role in enumerate(roles, start=1):
-        if progress is not None:
-            progress(k, len(roles), f"reading {role} ({k} of {len(roles)})")
-        volumes[role] = Volume.from_file(files[role], role)
-        warnings.extend(volumes[role].warnings)
+    volumes = _read_volumes(files, progress, loaded)
     grid = check_grids(volumes)
+    warnings = [text for vol in volumes.values() for text in vol.warnings]
     case = Case(volumes, grid, folder, warnings)
     if "m0" in volumes and "mtr" not in volumes:
         n = int(np.count_nonzero(volumes["m0"].data <= 0))
@@ -183,6 +186,32 @@ def load_case(
     for text in case.warnings:
         log.warning(text)
     return case
+
+
+def _read_volumes(
+    files: Mapping[str, Path],
+    progress: Callable[[int, int, str], None] | None,
+    loaded: Callable[[Volume], None] | None,
+) -> dict[str, Volume]:
+    """Every file read on a few threads (decoding releases the GIL); the first error raised."""
+    roles = [r for r in ROLES if r in files]
+    first = next((r for r in FIRST_SHOWN if r in files), None)
+    order = sorted(roles, key=lambda r: r != first)
+    workers = max(1, min(len(order), os.cpu_count() or 1, MAX_READ_THREADS))
+    with ThreadPoolExecutor(workers, thread_name_prefix="napari-uspio-read") as pool:
+        futures = {pool.submit(Volume.from_file, files[r], r): r for r in order}
+        try:
+            for k, future in enumerate(futures, start=1):  # in order: the first shown first
+                volume = future.result()
+                if progress is not None:
+                    progress(k, len(order), f"read {volume.role} ({k} of {len(order)})")
+                if loaded is not None:
+                    loaded(volume)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return {r: f.result() for f, r in sorted(futures.items(), key=lambda i: roles.index(i[1]))}
 
 
 def find_case_files(folder: Path) -> dict[str, Path]:

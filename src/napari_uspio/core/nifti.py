@@ -6,6 +6,10 @@ NIfTI header inside, another image format), :func:`file_shape` what is not a
 (before anything is allocated), and :func:`finish_gzip` reads a gzip stream to
 its end so that a corrupt file fails its CRC check. Each error is a
 :class:`CaseError` naming the file and the fix.
+
+``.nii.gz`` files are decompressed by ISA-L (python-isal's ``igzip``, a drop-in
+``gzip.GzipFile`` that checks the same CRC, 3-4x faster than zlib and releasing
+the GIL, so files decode in parallel threads).
 """
 
 from __future__ import annotations
@@ -16,8 +20,19 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from isal import igzip, isal_zlib
 
-__all__ = ["CaseError", "check_size", "file_shape", "finish_gzip", "open_nifti"]
+__all__ = [
+    "GZIP_ERRORS",
+    "CaseError",
+    "check_size",
+    "file_shape",
+    "finish_gzip",
+    "open_nifti",
+]
+
+#: What a truncated or corrupt gzip stream raises (zlib's and ISA-L's own error).
+GZIP_ERRORS = (OSError, EOFError, zlib.error, isal_zlib.error)
 
 
 class CaseError(ValueError):
@@ -33,11 +48,11 @@ def open_nifti(path: Path) -> nib.Nifti1Image:
     try:
         if path.name.lower().endswith(".gz"):
             img = _from_gzip(path)
-        else:
-            img = nib.load(path)
+        else:  # image data memory-mapped read-only: kept as is when it needs no conversion
+            img = nib.load(path, mmap="r")
     except CaseError:
         raise
-    except (OSError, EOFError, zlib.error) as exc:
+    except GZIP_ERRORS as exc:
         raise CaseError(
             f"{path}: truncated or corrupt gzip ({type(exc).__name__}: {exc}). "
             "Fix: copy or re-export the file again."
@@ -56,7 +71,7 @@ def open_nifti(path: Path) -> nib.Nifti1Image:
 
 
 def _from_gzip(path: Path) -> nib.Nifti1Image:
-    """Open a ``.nii.gz`` on one streaming decompressor (see :func:`_finish_gzip`)."""
+    """Open a ``.nii.gz`` on one streaming ISA-L decompressor (see :func:`finish_gzip`)."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic != b"\x1f\x8b":
@@ -64,7 +79,7 @@ def _from_gzip(path: Path) -> nib.Nifti1Image:
             f"{path}: not a NIfTI file (named .gz but not gzip-compressed). "
             "Fix: re-export the volume as .nii or .nii.gz."
         )
-    stream = gzip.open(path, "rb")
+    stream = igzip.open(path, "rb")
     sizes = {int.from_bytes(stream.read(4), order) for order in ("little", "big")}
     stream.seek(0)
     if not sizes & {348, 540}:

@@ -28,6 +28,8 @@ IMAGE_ROLES: tuple[str, ...] = (
     "t1_pre_uspio",
     "t1_post_uspio",
 )
+#: The role shown (and read) first when a case opens: lesions are delineated on FLAIR.
+FIRST_SHOWN: tuple[str, ...] = ("flair", "t2", "t1_post_uspio", "t1_post_gd", "qsm")
 #: Roles holding masks / label maps rather than intensities.
 MASK_ROLES: tuple[str, ...] = ("wm_mask", "lesions")
 ROLES: tuple[str, ...] = IMAGE_ROLES + MASK_ROLES

@@ -9,7 +9,6 @@ orientation by :meth:`LabelMap.to_file`). :meth:`Volume.from_file` reads either
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from nibabel.orientations import apply_orientation, io_orientation
 
 from .files import atomic_path
 from .grid import Grid
-from .nifti import CaseError, check_size, file_shape, finish_gzip, open_nifti
+from .nifti import GZIP_ERRORS, CaseError, check_size, file_shape, finish_gzip, open_nifti
 from .roles import MASK_ROLES
 
 __all__ = ["CaseError", "Grid", "ImageVolume", "LabelMap", "Volume"]
@@ -114,14 +113,18 @@ def _read(path: Path, role: str, labels: bool) -> tuple[np.ndarray, Grid, list[s
             else:
                 raw = img.get_fdata(dtype=np.float32, caching="unchanged")
         finish_gzip(img)
-    except (OSError, EOFError, zlib.error, ValueError) as exc:
+    except (*GZIP_ERRORS, ValueError) as exc:
         raise CaseError(
             f"{path}: the image data cannot be read ({type(exc).__name__}: {exc}); the file is "
             "truncated or corrupt. Fix: copy or re-export the file again."
         ) from exc
     raw = raw.reshape(shape)
     data = apply_orientation(raw, io_orientation(img.affine))
-    data = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    data = np.transpose(data, (2, 1, 0))
+    if labels and not data.flags.writeable:  # the file's mapping; label maps are painted
+        data = data.copy()
+    elif data.flags.writeable:  # read-only: a float32 .nii's mapping, kept (views are cheap)
+        data = np.ascontiguousarray(data)
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))
     if labels:
@@ -174,15 +177,15 @@ def _check_values(data: np.ndarray, path: Path, role: str) -> list[str]:
     if not np.issubdtype(data.dtype, np.floating):
         lo, hi = (data.min(), data.max()) if data.size else (0, 0)
         return [f"{path.name}: {role} is constant ({lo})."] if lo == hi else []
-    finite = np.isfinite(data)
-    if np.isinf(data).any():
+    with np.errstate(invalid="ignore"):  # two passes, no temporary array
+        lo, hi = float(np.fmin.reduce(data, axis=None)), float(np.fmax.reduce(data, axis=None))
+    if np.isinf(lo) or np.isinf(hi):
         raise CaseError(
             f"{path}: holds infinite values after scaling (scl_slope / scl_inter overflow "
             "float32 or the data holds inf). Fix: re-export with a sensible scaling or data type."
         )
-    if not finite.any():
+    if np.isnan(lo):
         raise CaseError(f"{path}: every voxel is NaN. Fix: check the export of this volume.")
-    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
     if lo == hi:
         return [f"{path.name}: {role} is constant ({lo:g}); it carries no contrast."]
     return []
