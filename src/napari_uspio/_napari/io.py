@@ -36,7 +36,7 @@ def get_reader(path: str | list[str]):
 def read_case_folder(path: str | list[str]) -> list[LayerData]:
     """All layers of a case folder (raises :class:`CaseError` naming the file)."""
     path = path[0] if isinstance(path, list) else path
-    return case_layers(load_case(path))
+    return case_layers(load_case(path), defer=False)  # napari makes these layers
 
 
 def read_nifti_file(path: str | list[str]) -> list[LayerData]:
@@ -86,4 +86,4 @@ def sample_case_dir() -> Path:
 
 def make_sample_data() -> list[LayerData]:
     """The "USPIO MS sample case": a phantom with every lesion kind."""
-    return case_layers(load_case(sample_case_dir()))
+    return case_layers(load_case(sample_case_dir()), defer=False)

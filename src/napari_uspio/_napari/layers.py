@@ -9,7 +9,7 @@ from napari.layers import Labels, Layer
 
 from ..core.case import Case
 from ..core.display import case_windows
-from ..core.roles import DERIVED, DISPLAY, FIRST_SHOWN, IMAGE_ROLES, DisplayHint
+from ..core.roles import DERIVED, DISPLAY, FIRST_SHOWN, IMAGE_ROLES, MEASURED_MAPS, DisplayHint
 from ..core.volume import Grid
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -20,11 +20,18 @@ def placement(grid: Grid) -> dict[str, Any]:
     return {"scale": grid.scale, "translate": grid.translate, "units": ("mm",) * len(grid.scale)}
 
 
-def image_layers(case: Case) -> list[LayerData]:
-    """Image layer tuples for acquired roles and derived maps, bottom first."""
+def image_layers(case: Case, defer: bool = True) -> list[LayerData]:
+    """Image layer tuples for acquired roles and derived maps, bottom first.
+
+    With ``defer``, a derived map the lesion model does not measure (a subtraction)
+    and the case has not computed is a zero placeholder until its layer is first
+    shown (:func:`create_layers` connects that); nothing is computed for a map
+    nobody looks at.
+    """
     names = [r for r in IMAGE_ROLES if r in case.volumes and r != "mtr"]
     names += [d for d in DERIVED if d in case]  # derived (or acquired mtr) on top
-    maps = {name: case[name] for name in names}
+    later = {n for n in names if defer and deferrable(case, n)}
+    maps = {name: case[name] for name in names if name not in later}
     windows = case_windows(maps)
     shown = next((r for r in FIRST_SHOWN if r in maps), names[0] if names else None)
     layers = []
@@ -36,14 +43,47 @@ def image_layers(case: Case) -> list[LayerData]:
         kwargs = {
             "name": name,
             "colormap": hint.colormap,
-            "contrast_limits": windows[name],
+            "contrast_limits": windows.get(name, (0.0, 1.0)),
             "visible": name == shown,
             "blending": hint.blending,
-            "metadata": meta,
+            "metadata": meta | {"deferred": name in later},
             **placement(case.grid),
         }
-        layers.append((maps[name], kwargs, "image"))
+        data = placeholder(case.grid.shape) if name in later else maps[name]
+        layers.append((data, kwargs, "image"))
     return layers
+
+
+def deferrable(case: Case, name: str) -> bool:
+    """Whether a map is a derived one nobody measures, not computed yet."""
+    return name in case.derived_available and name not in MEASURED_MAPS and not case.computed(name)
+
+
+def placeholder(shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros of a shape in no memory (one float broadcast): a map not computed yet."""
+    return np.broadcast_to(np.zeros((), np.float32), shape)
+
+
+def create_layers(specs: list[LayerData]) -> list[Layer]:
+    """The layers of layer tuples; a deferred map is computed when first shown."""
+    layers = [Layer.create(*spec) for spec in specs]
+    for layer in layers:
+        if "deferred" in layer.metadata:
+            layer.events.visible.connect(lambda _event, layer=layer: fill_deferred(layer))
+    return layers
+
+
+def fill_deferred(layer: Layer) -> None:
+    """Compute a deferred derived map of a shown layer into it, with its window."""
+    meta = layer.metadata
+    if not (layer.visible and meta.get("deferred")):
+        return
+    data = meta["case"][meta["role"]]
+    low, high = case_windows({meta["role"]: data})[meta["role"]]
+    layer.metadata = {**meta, "deferred": False}
+    layer.data = data
+    layer.contrast_limits_range = (low, high)
+    layer.contrast_limits = (low, high)
 
 
 def lesion_labels(case: Case) -> np.ndarray:
@@ -81,17 +121,23 @@ def swap_layer(layer: Layer, data, kwargs: dict[str, Any]) -> None:
         layer.contrast_limits = (low, high)
     if layer.visible != kwargs.get("visible", True):  # napari redraws even when unchanged
         layer.visible = kwargs.get("visible", True)
+    fill_deferred(layer)  # shown in the case before: computed for this one too
     if isinstance(layer, Labels):  # napari keeps the history across data; clear it
         layer.editable = False  # (napari's public way: non-editable drops the history)
         layer.editable = True
 
 
-def case_layers(case: Case) -> list[LayerData]:
-    """Every layer of a case: images, then the lesions Labels layer on top."""
+def case_layers(case: Case, defer: bool = True) -> list[LayerData]:
+    """Every layer of a case: images, then the lesions Labels layer on top.
+
+    ``defer``: see :func:`image_layers` (layers made by :func:`create_layers`).
+    """
     extra = []
     if "wm_mask" in case.volumes:
-        wm = case.volumes["wm_mask"]
+        wm = case.volumes["wm_mask"].data
+        binary = wm.dtype == np.uint8 and int(wm.max(initial=0)) <= 1
         meta = {"role": "wm_mask", "grid": case.grid, "case": case}
         kw = {"name": "wm_mask", "visible": False, "opacity": 0.3, "metadata": meta}
-        extra.append(((wm.data > 0).astype(np.uint8), kw | placement(case.grid), "labels"))
-    return image_layers(case) + extra + [labels_layer(case)]
+        data = wm if binary else (wm > 0).astype(np.uint8)  # a 0/1 mask is shown, not copied
+        extra.append((data, kw | placement(case.grid), "labels"))
+    return image_layers(case, defer) + extra + [labels_layer(case)]

@@ -8,7 +8,7 @@ from napari.utils.notifications import show_warning
 from ..core.case import Case
 from .bindings import ensure_bound
 from .desk import desk_for
-from .layers import case_layers
+from .layers import case_layers, create_layers
 from .viewer import set_radiological_view
 
 
@@ -18,7 +18,7 @@ def add_case(viewer, case: Case) -> list[Layer]:
     The case is fully loaded before this is called, so a bad case never leaves
     half its layers behind; layers already in the viewer are untouched.
     """
-    layers = [Layer.create(data, kwargs, kind) for data, kwargs, kind in case_layers(case)]
+    layers = create_layers(case_layers(case))
     binding = ensure_bound(layers[-1], case)  # bound before it is shown: widgets find it
     for layer in layers:
         viewer.add_layer(layer)

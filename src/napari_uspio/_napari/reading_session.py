@@ -22,7 +22,7 @@ from ..core.study.store import StudyStore
 from .binding import LabelsBinding
 from .bindings import bind
 from .desk import desk_for
-from .layers import case_layers, swap_layer
+from .layers import case_layers, create_layers, swap_layer
 from .viewer import set_radiological_view
 
 TITLE = "napari-uspio — reading session"
@@ -105,7 +105,7 @@ class ReadingSession:
             added = []
         else:
             self.remove_layers(viewer)
-            self.layers = added = [Layer.create(*spec) for spec in shown]
+            self.layers = added = create_layers(shown)
         # bound before it is shown, so the widgets find it bound when it is inserted
         self.binding = bind(
             self.layers[-1],

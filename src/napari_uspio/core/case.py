@@ -94,6 +94,10 @@ class Case:
             self._derived[name] = ImageVolume(name, self._compute(name), self.grid)
         return self._derived[name]
 
+    def computed(self, name: str) -> bool:
+        """Whether a map's data is at hand: acquired, or derived and computed already."""
+        return name in self.volumes or name in self._derived
+
     def _compute(self, name: str) -> np.ndarray:
         a, b = (self.volumes[r].data for r in DERIVED[name][0])
         if name == "mtr":

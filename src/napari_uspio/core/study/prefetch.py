@@ -44,7 +44,7 @@ class CasePrefetch:
         return self._folder
 
     def start(self, folder: Path, derived: Sequence[str] = ()) -> None:
-        """Load ``folder`` ahead (the case before is dropped unless it is the same)."""
+        """Load ``folder`` and its ``derived`` maps ahead (dropping another case ahead)."""
         folder = Path(folder)
         if folder == self._folder:
             return

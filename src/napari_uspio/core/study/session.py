@@ -28,7 +28,7 @@ import numpy as np
 from ..case import Case, load_case
 from ..lesions import LesionModel, lesion_model
 from ..ratings import Ratings
-from ..roles import DERIVED
+from ..roles import DERIVED, MEASURED_MAPS
 from .autosave import Autosave
 from .manifest import load_study
 from .order import OrderEntry
@@ -162,7 +162,7 @@ class StudySession:
         self.autosave = Autosave(self.store, self.reader, entry.code, model, ratings)
         following = self.following_entry()
         if self.prefetcher is not None and following is not None:
-            shown = [n for n in DERIVED if self.shows(n)]
+            shown = [n for n in MEASURED_MAPS if n in DERIVED and self.shows(n)]
             self.prefetcher.start(self.study.case_folder(following.case_id), shown)
         return self.reading
 
