@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import nibabel as nib
 import numpy as np
 import pytest
 from helpers import write_nifti
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 
 from napari_uspio._widgets.case_widget import CaseWidget
 
@@ -133,3 +135,42 @@ def test_sample_data_and_widgets_through_the_manifest(make_napari_viewer, monkey
     lesions = viewer.layers["lesions"]
     lesions.paint((22, 128, 128), 7)  # data (z, y, x) index; the widget bound the layer
     assert lesions.features["index"].tolist() == [7]
+
+
+def test_a_large_case_loads_with_the_viewer_responsive_and_the_first_image_early(
+    widget, qtbot, tmp_path
+):
+    viewer, w = widget
+    rng = np.random.default_rng(5)
+    shape = (256, 256, 96)
+    for k, name in enumerate(("FLAIR", "T2w", "Chimap", "mt-off_MTS", "mt-on_MTS", "T2starw")):
+        data = (rng.normal(500, 50, shape) * (1 - 0.1 * k)).astype(np.int16)
+        write_nifti(tmp_path / f"sub-01_{name}.nii.gz", data, AFF)
+    inserted = []
+    viewer.layers.events.inserted.connect(
+        lambda e: inserted.append((e.value, len(viewer.layers), w.case is None, w.busy))
+    )
+    loading_gaps, last = [], [time.perf_counter()]
+
+    def tick():  # a GUI-thread timer: while the files are read, it keeps ticking
+        now = time.perf_counter()
+        if w.case is None:
+            loading_gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    _click_open_folder(w, qtbot, tmp_path)
+    timer.stop()
+    first, count, no_case_yet, busy = inserted[0]
+    assert first.name == "flair" and count == 1 and no_case_yet and busy  # shown early
+    assert viewer.layers["flair"] is first  # adopted by the case, not drawn twice
+    assert [layer.name for layer in viewer.layers][0] == "flair"
+    assert w.progress.value() == w.progress.maximum() == 6  # file by file
+    assert "read" in w.progress.format() and "of 6" in w.progress.format()
+    # the GUI thread kept running while six 12 MB volumes were decoded (generous bounds:
+    # one gap may hold the first image's paint; napari adding the layers comes after)
+    assert len(loading_gaps) >= 5, loading_gaps
+    assert float(np.median(loading_gaps)) < 0.1, loading_gaps

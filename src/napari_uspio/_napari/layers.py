@@ -10,7 +10,7 @@ from napari.layers import Labels, Layer
 from ..core.case import Case
 from ..core.display import case_windows
 from ..core.roles import DERIVED, DISPLAY, FIRST_SHOWN, IMAGE_ROLES, MEASURED_MAPS, DisplayHint
-from ..core.volume import Grid
+from ..core.volume import Grid, Volume
 
 LayerData = tuple[Any, dict[str, Any], str]
 
@@ -84,6 +84,20 @@ def fill_deferred(layer: Layer) -> None:
     layer.data = data
     layer.contrast_limits_range = (low, high)
     layer.contrast_limits = (low, high)
+
+
+def preview_layer(volume: Volume) -> LayerData:
+    """The layer tuple of one image read before its case is complete (the first shown)."""
+    hint = DISPLAY.get(volume.role, DisplayHint("gray"))
+    kwargs = {
+        "name": volume.role,
+        "colormap": hint.colormap,
+        "contrast_limits": case_windows({volume.role: volume.data})[volume.role],
+        "blending": hint.blending,
+        "metadata": {"role": volume.role, "grid": volume.grid, "preview": True},
+        **placement(volume.grid),
+    }
+    return (volume.data, kwargs, "image")
 
 
 def lesion_labels(case: Case) -> np.ndarray:

@@ -1,35 +1,71 @@
-"""Put a case into a napari viewer: its layers, the radiological view, the reading desk."""
+"""Put a case into a napari viewer: its layers, the radiological view, the reading desk.
+
+A large case shows its first image while the rest loads (:func:`show_first`);
+:func:`add_case` then adopts that layer, so nothing is drawn twice.
+"""
 
 from __future__ import annotations
 
-from napari.layers import Layer
+from napari.layers import Image, Layer
 from napari.utils.notifications import show_warning
 
 from ..core.case import Case
+from ..core.roles import FIRST_SHOWN
+from ..core.volume import Volume
 from .bindings import ensure_bound
 from .desk import desk_for
-from .layers import case_layers, create_layers
+from .layers import case_layers, create_layers, preview_layer, swap_layer
 from .viewer import set_radiological_view
 
 
-def add_case(viewer, case: Case) -> list[Layer]:
+def show_first(viewer, volume: Volume) -> Image | None:
+    """Show a volume just read when it is the first image a case shows, else nothing."""
+    if volume.role not in FIRST_SHOWN:
+        return None
+    (layer,) = create_layers([preview_layer(volume)])
+    viewer.add_layer(layer)
+    set_radiological_view(viewer)
+    viewer.dims.set_point(0, _middle_z_mm(volume))
+    return layer
+
+
+def discard_first(viewer, layer: Layer | None) -> None:
+    """Remove a first image shown when its case could not be loaded after all."""
+    if layer is not None and layer in viewer.layers:
+        viewer.layers.remove(layer)
+
+
+def add_case(viewer, case: Case, first: Layer | None = None) -> list[Layer]:
     """Add every layer of ``case`` to ``viewer`` and return them.
 
     The case is fully loaded before this is called, so a bad case never leaves
-    half its layers behind; layers already in the viewer are untouched.
+    half its layers behind; layers already in the viewer are untouched, except
+    ``first`` (from :func:`show_first`), which becomes the layer of its role.
     """
-    layers = create_layers(case_layers(case))
+    specs = case_layers(case)
+    names = [kwargs["name"] for _, kwargs, _ in specs]
+    if first is not None and (first not in viewer.layers or first.name not in names):
+        discard_first(viewer, first)
+        first = None
+    at = names.index(first.name) if first is not None else None
+    created = create_layers([spec for k, spec in enumerate(specs) if k != at])
+    layers = created if at is None else [*created[:at], first, *created[at:]]
     binding = ensure_bound(layers[-1], case)  # bound before it is shown: widgets find it
-    for layer in layers:
+    if first is not None:
+        swap_layer(first, *specs[at][:2])
+    for layer in created:
         viewer.add_layer(layer)
+    if first is not None and at + 1 < len(layers):  # back to its place in the order
+        viewer.layers.move(viewer.layers.index(first), viewer.layers.index(layers[at + 1]))
     set_radiological_view(viewer)
     desk_for(viewer).bind(binding)
-    viewer.dims.set_point(0, _middle_z_mm(case))
+    if first is None:  # a reader who paged slices while the case loaded stays there
+        viewer.dims.set_point(0, _middle_z_mm(case.volumes[case.roles[0]]))
     for text in case.warnings:
         show_warning(text)
     return layers
 
 
-def _middle_z_mm(case: Case) -> float:
-    z0 = case.grid.translate[0]
-    return z0 + case.grid.scale[0] * (case.grid.shape[0] // 2)
+def _middle_z_mm(volume: Volume) -> float:
+    grid = volume.grid
+    return grid.translate[0] + grid.scale[0] * (grid.shape[0] // 2)

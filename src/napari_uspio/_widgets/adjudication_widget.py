@@ -28,10 +28,10 @@ from qtpy.QtWidgets import (
 from .._napari.adjudication_session import AdjudicationSession
 from ..core import fields as spec
 from ..core.adjudication.desk import AdjudicationDesk
+from ..core.case import Progress
 from ..core.ratings import RatingError
 from ..core.study.records import StudyError
 from .common import (
-    Progress,
     browse_folder,
     pin_field,
     report_refusal,

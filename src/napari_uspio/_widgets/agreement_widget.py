@@ -35,9 +35,10 @@ from qtpy.QtWidgets import (
 
 from ..core.agreement.report import SUMMARY_COLUMNS, SummaryRow, summary_rows, write_report
 from ..core.agreement.result import StudyAgreement
+from ..core.case import Progress
 from ..core.study.records import StudyError
 from ..core.volume import CaseError
-from .common import Progress, browse_folder, report_refusal, run_in_background
+from .common import browse_folder, report_refusal, run_in_background
 
 _ERRORS = (StudyError, CaseError, ValueError, OSError)
 

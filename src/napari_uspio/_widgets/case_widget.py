@@ -22,10 +22,10 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.io import sample_case_dir
-from .._napari.open_case import add_case
+from .._napari.open_case import add_case, discard_first, show_first
 from ..core.case import Case, load_case
 from ..core.roles import DERIVED, ROLES
-from ..core.volume import CaseError
+from ..core.volume import CaseError, Volume
 from .common import run_in_background
 
 
@@ -73,6 +73,7 @@ class CaseWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.case: Case | None = None
+        self._first = None  # the first image of the case loading, shown early
         self.folder = _PathEdit(True, "case folder (BIDS-like names or case.toml)")
         self.open_folder_button = QPushButton("Open case folder")
         self.open_folder_button.clicked.connect(self.open_folder)
@@ -141,19 +142,37 @@ class CaseWidget(QWidget):
         return not self.open_folder_button.isEnabled()
 
     def _open(self, source) -> None:
-        """Load ``source`` (None: the sample case) on a worker thread, then show it."""
+        """Load ``source`` (None: the sample case) on a worker thread, then show it.
+
+        The bar moves file by file; the first image is shown as soon as it is read.
+        """
         self._set_busy(True)
+        self._first = None
         run_in_background(
-            lambda progress: load_case(sample_case_dir() if source is None else source, progress),
+            lambda progress, emit: load_case(
+                sample_case_dir() if source is None else source, progress, emit
+            ),
             bar=self.progress,
             done=self._opened,
-            refused=lambda exc: self._fail(str(exc)),
+            refused=self._refused,
             errors=(CaseError,),
+            partial=self._read,
         ).finished.connect(lambda: self._set_busy(False))
+
+    def _read(self, volume: Volume) -> None:
+        """Show the first image of the case loading (on the GUI thread)."""
+        if self._first is None:
+            self._first = show_first(self.viewer, volume)
+
+    def _refused(self, exc: Exception) -> None:
+        discard_first(self.viewer, self._first)
+        self._first = None
+        self._fail(str(exc))
 
     def _opened(self, case: Case) -> None:
         """Add the loaded case's layers (on the GUI thread) and describe it."""
-        add_case(self.viewer, case)
+        add_case(self.viewer, case, self._first)
+        self._first = None
         self.case = case
         self._show(case)
         self.opened.emit(case)

@@ -16,9 +16,6 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QLineEdit, QProgressBar, QWidget
 
 from ..core.study.pins import MIN_PIN_LENGTH
 
-#: ``progress(k, n, message)``: step k of n is starting (the core's progress callbacks).
-Progress = Callable[[int, int, str], None]
-
 
 def browse_folder(parent: QWidget, line_edit: QLineEdit, title: str) -> None:
     """Ask for a folder; put the choice in ``line_edit`` (nothing if cancelled)."""
@@ -54,9 +51,10 @@ def run_reported(label: QLabel, action: Callable, errors: tuple[type[Exception],
 
 
 class _Relay(QObject):
-    """Carries progress from the worker thread to the GUI thread (a queued signal)."""
+    """Carries progress and partial results from the worker thread to the GUI thread."""
 
     moved = Signal(int, int, str)
+    partial = Signal(object)
 
 
 def show_progress(bar: QProgressBar, k: int, n: int, message: str = "") -> None:
@@ -67,12 +65,13 @@ def show_progress(bar: QProgressBar, k: int, n: int, message: str = "") -> None:
 
 
 def run_in_background(
-    job: Callable[[Progress], Any],
+    job: Callable[..., Any],  # job(progress: Progress[, emit])
     *,
     bar: QProgressBar,
     done: Callable[[Any], None],
     refused: Callable[[Exception], None],
     errors: tuple[type[Exception], ...],
+    partial: Callable[[Any], None] | None = None,
 ) -> FunctionWorker:
     """Run ``job(progress)`` on a worker thread; the viewer stays responsive meanwhile.
 
@@ -80,6 +79,8 @@ def run_in_background(
     the GUI thread. ``done(result)`` runs on the GUI thread once the job returns;
     ``refused(exc)`` when it raises one of ``errors`` (a bad input the user can
     fix); any other exception is raised on the GUI thread (napari shows it).
+    With ``partial``, the job is ``job(progress, emit)``: each ``emit(value)``
+    calls ``partial(value)`` on the GUI thread (a first image shown early).
     """
     relay = _Relay()
     relay.moved.connect(lambda k, n, message: show_progress(bar, k, n, message))
@@ -89,8 +90,12 @@ def run_in_background(
             raise exc
         refused(exc)
 
+    args = [relay.moved.emit]
+    if partial is not None:
+        relay.partial.connect(partial)
+        args.append(relay.partial.emit)
     connect = {"returned": done, "errored": failed}
-    worker = create_worker(job, relay.moved.emit, _start_thread=False, _connect=connect)
+    worker = create_worker(job, *args, _start_thread=False, _connect=connect)
     worker.finished.connect(relay.deleteLater)
     worker._relay = relay  # kept alive as long as the worker
     worker.start()

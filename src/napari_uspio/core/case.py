@@ -33,6 +33,8 @@ from .volume import CaseError, Grid, ImageVolume, LabelMap, Volume
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "case.toml"
+#: ``progress(k, n, message)``: step k of n (of a load, a report, a queue) is reached.
+Progress = Callable[[int, int, str], None]
 #: Files decoded at once (each thread holds one file's compressed and raw bytes).
 MAX_READ_THREADS = 4
 
@@ -149,7 +151,7 @@ def mtr_from_mt(m0: np.ndarray, mmt: np.ndarray) -> np.ndarray:
 
 def load_case(
     source: str | Path | Mapping[str, str | Path],
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Progress | None = None,
     loaded: Callable[[Volume], None] | None = None,
 ) -> Case:
     """Load a case from a folder or from a mapping ``role -> path``.
@@ -194,7 +196,7 @@ def load_case(
 
 def _read_volumes(
     files: Mapping[str, Path],
-    progress: Callable[[int, int, str], None] | None,
+    progress: Progress | None,
     loaded: Callable[[Volume], None] | None,
 ) -> dict[str, Volume]:
     """Every file read on a few threads (decoding releases the GIL); the first error raised."""

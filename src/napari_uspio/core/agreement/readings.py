@@ -16,14 +16,14 @@ values (:func:`compared_fields`; ``None``: unrated or not detected).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .. import fields as spec
-from ..case import Case, case_grid, load_case
+from ..case import Case, Progress, case_grid, load_case
 from ..grid import Grid
 from ..ratings import Rating, Ratings
 from ..study.manifest import Study
@@ -45,9 +45,6 @@ __all__ = [
 def compared_fields() -> tuple[str, ...]:
     """Fields the agreement statistics compare: the compared ratings and the lesion class."""
     return (*spec.RATINGS.compared, spec.LESION_CLASS.name)
-
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import Case, load_case
+from ..case import Case, Progress, load_case
 from ..lesions import LesionModel, lesion_model
 from ..ratings import Ratings
 from ..roles import DERIVED, MEASURED_MAPS
@@ -143,16 +143,23 @@ class StudySession:
             return True
         return name in DERIVED and all(role in shown for role in DERIVED[name][0])
 
-    def open(self, entry: OrderEntry) -> Reading:
-        """Open a reading (closing the one open): case, saved labels and ratings, autosave.
+    def load(self, entry: OrderEntry, progress: Progress | None = None) -> Case:
+        """The case of an entry: taken from the prefetch, else loaded (any thread).
 
-        The case is loaded first (or taken from the prefetch): a case that cannot
-        be read leaves the open reading as it was. Then the reader's following
-        case is prefetched on a background thread.
+        ``progress(k, n, message)`` is called as each file is read (not when prefetched).
         """
         folder = self.study.case_folder(entry.case_id)
         case = self.prefetcher.take(folder) if self.prefetcher else None
-        case = case if case is not None else load_case(folder)
+        return case if case is not None else load_case(folder, progress)
+
+    def open(self, entry: OrderEntry, case: Case | None = None) -> Reading:
+        """Open a reading (closing the one open): case, saved labels and ratings, autosave.
+
+        The case (``case``, or :meth:`load`) is at hand first: a case that cannot
+        be read leaves the open reading as it was. Then the reader's following
+        case is prefetched on a background thread.
+        """
+        case = case if case is not None else self.load(entry)
         self.close_reading()
         self.store.open_case(self.reader, entry.code)
         labels = self.store.labels(self.reader, entry.code, case.grid.shape, LABEL_DTYPE)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ...case import Progress
 from ...csvfiles import CONVENTION, write_table
 from ...files import atomic_path
 from ...provenance import now_iso, sha256_file, software, to_json
@@ -17,9 +17,6 @@ from ..result import StudyAgreement
 from .format import PATIENT_GROUP, report_fields
 from .page import report_html
 from .plots import PUBLISHED_RIM_KAPPA, confusion_grid_png, forest_plot_png
-
-#: ``progress(k, n, message)``: step k of n is starting.
-Progress = Callable[[int, int, str], None]
 
 #: The files of a report, by key (the keys of :func:`write_report`'s result).
 REPORT_FILES: dict[str, str] = {
