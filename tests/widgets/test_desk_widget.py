@@ -76,6 +76,7 @@ def _confirm(qtbot, widget, answer: str) -> str:
     button = next(b for b in box.buttons() if b.text() == answer)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: widget.confirm_box is None)
+    qtbot.waitUntil(lambda: not widget.loading, timeout=60000)  # the next case, if any
     return text
 
 
@@ -103,6 +104,7 @@ def test_three_readers_read_the_study_with_mouse_and_keys(
         qtbot.keyClicks(session.reader, reader)
         qtbot.keyClicks(session.pin, PIN)  # the first sign-in chooses it
         qtbot.mouseClick(session.sign_in_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda s=session: not s.loading, timeout=60000)  # read on a worker
         assert session.session is not None, session.state.text()
         widget.tabs.setCurrentWidget(widget.ratings)
         for k in range(2):

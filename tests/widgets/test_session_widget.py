@@ -35,7 +35,13 @@ def _sign_in(make_napari_viewer, qtbot, study_dir, reader, pin=PIN):
     qtbot.keyClicks(session.reader, reader)
     qtbot.keyClicks(session.pin, pin)
     qtbot.keyClick(session.pin, Qt.Key.Key_Return)  # Enter in the PIN field signs in
+    _opened(qtbot, session)
     return viewer, session, ratings
+
+
+def _opened(qtbot, widget) -> None:
+    """Wait until the case being read on the worker is shown."""
+    qtbot.waitUntil(lambda: not widget.loading, timeout=60000)
 
 
 def _answer(qtbot, widget, answer: str) -> str:
@@ -47,6 +53,7 @@ def _answer(qtbot, widget, answer: str) -> str:
         next(b for b in box.buttons() if b.text() == answer), Qt.MouseButton.LeftButton
     )
     qtbot.waitUntil(lambda: widget.confirm_box is None)
+    _opened(qtbot, widget)
     return text
 
 
@@ -88,6 +95,7 @@ def test_blind_session_autosaves_resumes_and_leaks_nothing(make_napari_viewer, q
     assert widget2.done_cases.itemText(0) == first.code
     widget2.reason.setText("missed a lesion")
     widget2.reopen()
+    _opened(qtbot, widget2)
     assert widget2.session.entry.code == first.code
     log = widget2.session.store.audit_log(READERS[0])
     assert any(e.action == "reopen" and "missed a lesion" in str(e.detail) for e in log)
@@ -108,6 +116,7 @@ def test_pin_is_chosen_once_then_needed_and_done_asks_first(make_napari_viewer, 
     assert widget.session is None and "choose a PIN of at least 4" in widget.state.text()
     qtbot.keyClicks(widget.pin, PIN)
     qtbot.mouseClick(widget.sign_in_button, Qt.MouseButton.LeftButton)
+    _opened(qtbot, widget)
     assert widget.session is not None and widget.pin.text() == ""  # the PIN is now theirs
     first = widget.session.entry.code
     viewer2, other, _ = _sign_in(make_napari_viewer, qtbot, study_dir, reader, pin="1111")
@@ -158,3 +167,36 @@ def test_study_shows_only_its_roles(make_napari_viewer, study_dir, tmp_path):
     ]
     session.close_case(viewer)
     assert len(viewer.layers) == 0 and viewer.title.endswith("reading session")
+
+
+def test_a_case_that_cannot_be_read_is_reported_blind_when_reached(
+    make_napari_viewer, qtbot, phantom_cases, tmp_path
+):
+    import shutil
+
+    from napari_uspio.core.adjudication.status import status_lines
+
+    shutil.copytree(phantom_cases(2, (64, 64, 12), 2), tmp_path / "cases")
+    study = init_study(tmp_path / "study", tmp_path / "cases", [READERS[0]], seed=2)
+    second = study.order(READERS[0])[1]
+    flair = next(study.case_folder(second.case_id).glob("*FLAIR*.nii.gz"))
+    intact = flair.read_bytes()
+    flair.write_bytes(intact[:2000])  # truncated: its prefetch fails, quietly for now
+    viewer, widget, _ = _sign_in(make_napari_viewer, qtbot, study.folder, READERS[0])
+    assert widget.session.entry is not None and "Not done" not in widget.state.text()
+    layers = list(viewer.layers)
+
+    widget.mark_done()
+    _answer(qtbot, widget, "Mark done")
+    text = widget.state.text()
+    assert f"Not done: case {second.code} cannot be opened" in text and "coordinator" in text
+    assert "sub-" not in text and flair.name not in text  # blind: the code only
+    assert list(viewer.layers) == layers and not viewer.layers["lesions"].editable  # locked
+    assert not widget.progress.isVisible() and widget.next_button.isEnabled()
+    assert any(flair.name in line for line in status_lines(study))  # the coordinator sees it
+
+    flair.write_bytes(intact)  # the coordinator replaced the file
+    qtbot.mouseClick(widget.next_button, Qt.MouseButton.LeftButton)
+    _opened(qtbot, widget)
+    assert widget.session.entry.code == second.code and viewer.layers["lesions"].editable
+    assert list(viewer.layers) == layers  # swapped into the same layers

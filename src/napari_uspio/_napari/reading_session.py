@@ -67,8 +67,18 @@ class ReadingSession:
 
     def mark_done(self, viewer) -> OrderEntry | None:
         """Lock the reading shown as read and show the next one."""
-        self.core.mark_done()
+        self.lock_done(viewer)
         return self.open_next(viewer)
+
+    def lock_done(self, viewer) -> None:
+        """Lock the reading shown as read; its layers stay, unbound and not editable.
+
+        The next case (read meanwhile, e.g. on a worker) is swapped into them.
+        """
+        self.core.mark_done()
+        self.unbind(viewer, keep_layout=True)
+        if self.layers:
+            self.layers[-1].editable = False
 
     def reopen(self, viewer, code: str, reason: str) -> None:
         """Reopen a done reading (audited with its reason) and show it."""

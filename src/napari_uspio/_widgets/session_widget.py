@@ -9,22 +9,33 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from .._napari.reading_session import ReadingSession
+from ..core.study.order import OrderEntry
 from ..core.study.records import StudyError
 from ..core.study.session import StudySession
-from .common import browse_folder, pin_field, run_reported
+from ..core.volume import CaseError
+from .common import browse_folder, pin_field, report_refusal, run_in_background, run_reported
+
+#: What a case that cannot be opened raises: shown in the widget, never as a traceback.
+REFUSALS = (StudyError, CaseError, ValueError, OSError)
 
 #: Reading time is written to the store this often (s); the clock ticks every second.
 TIME_FLUSH_S = 10
 
 
 class SessionWidget(QWidget):
-    """Sign in with a reader id; the widget opens your next case by its code only."""
+    """Sign in with a reader id; the widget opens your next case by its code only.
+
+    A case is read on a worker thread with a progress bar (file by file) while the
+    viewer stays responsive; :attr:`loading` is True meanwhile and the session's
+    buttons wait.
+    """
 
     def __init__(self, napari_viewer):
         super().__init__()
@@ -33,6 +44,7 @@ class SessionWidget(QWidget):
         self._unsaved_s = 0
         self._case_s = 0
         self._progress = (0, 0)
+        self._worker = None
         self.study = QLineEdit()
         self.study.setPlaceholderText("study folder")
         browse = QPushButton("Browse…")
@@ -56,6 +68,8 @@ class SessionWidget(QWidget):
         self.reason.setPlaceholderText("reason for reopening (audited)")
         self.reopen_button = QPushButton("Reopen done case")
         self.reopen_button.clicked.connect(self.reopen)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
         grid = QGridLayout()
         grid.addWidget(QLabel("Study"), 0, 0)
         grid.addWidget(self.study, 0, 1)
@@ -68,6 +82,7 @@ class SessionWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.state)
+        layout.addWidget(self.progress)
         layout.addWidget(self.next_button)
         layout.addWidget(self.done_button)
         layout.addWidget(self.done_cases)
@@ -82,8 +97,13 @@ class SessionWidget(QWidget):
     def _browse(self) -> None:
         browse_folder(self, self.study, "Study folder")
 
+    @property
+    def loading(self) -> bool:
+        """Whether a case is being read on the worker thread."""
+        return self._worker is not None
+
     def _run(self, action) -> bool:
-        return run_reported(self.state, action, (StudyError, ValueError, OSError))[0]
+        return run_reported(self.state, action, REFUSALS)[0]
 
     def sign_in(self) -> None:
         """Open the study as this reader and show their next case.
@@ -92,6 +112,8 @@ class SessionWidget(QWidget):
         the field. Signing in again closes the session before (its layers, autosave
         and store) once the new one is open; a refused sign-in leaves it as it was.
         """
+        if self.loading:
+            return
         pin = self.pin.text()
         self.pin.clear()
         self._run(lambda: self._sign_in(pin))
@@ -113,12 +135,44 @@ class SessionWidget(QWidget):
 
     def open_next(self) -> None:
         """Open the reader's next case (the current one is saved already)."""
-        if self.session is not None and self._run(
-            lambda: self._flush_time() or self.session.open_next(self.viewer)
+        if self.session is not None and not self.loading:
+            self._flush_time()
+            self._run(lambda: self._open(self.session.core.next_entry()))
+        self._refresh()
+
+    def _open(self, entry: OrderEntry | None) -> None:
+        """Read the entry's case on a worker, then show it (None: all done, close)."""
+        session = self.session
+        self._clock.stop()
+        if entry is None:
+            session.close_case(self.viewer)
+            return
+        self.state.setText(f"Opening case {entry.code}…")
+        self.progress.setVisible(True)
+        self._worker = run_in_background(
+            lambda progress: session.core.load(entry, progress),
+            bar=self.progress,
+            done=lambda case: self._loaded(session, entry, case),
+            refused=lambda exc: self._refused(session, entry, exc),
+            errors=REFUSALS,
+        )
+
+    def _loaded(self, session: ReadingSession, entry: OrderEntry, case) -> None:
+        self._worker = None
+        self.progress.setVisible(False)
+        if session is self.session and self._run(
+            lambda: session.show(self.viewer, session.core.open(entry, case))
         ):
             self._case_s = 0
             self._clock.start()
         self._refresh()
+
+    def _refused(self, session: ReadingSession, entry: OrderEntry, exc: Exception) -> None:
+        self._worker = None
+        self.progress.setVisible(False)
+        if session is self.session:
+            self._refresh()
+            report_refusal(self.state, session.core.refusal(entry, exc))
 
     def mark_done(self) -> None:
         """Ask first (naming unrated lesions, or that there is no lesion), then lock.
@@ -145,17 +199,18 @@ class SessionWidget(QWidget):
     def _mark_done(self) -> None:
         if self.session is not None and self.session.entry is not None:
             self._flush_time()
-            if self._run(lambda: self.session.mark_done(self.viewer)):
+            if self._run(lambda: self.session.lock_done(self.viewer)):
                 self._case_s = 0
+                self.open_next()
         self._refresh()
 
     def reopen(self) -> None:
         """Reopen the chosen done case: an explicit action with its reason in the audit log."""
         code = self.done_cases.currentText()
-        if self.session is not None and code:
+        if self.session is not None and code and not self.loading:
             self._flush_time()
-            if self._run(lambda: self.session.reopen(self.viewer, code, self.reason.text())):
-                self._case_s = 0
+            reason = self.reason.text()
+            if self._run(lambda: self._open(self.session.core.reopen(code, reason))):
                 self.reason.clear()
         self._refresh()
 
@@ -174,6 +229,8 @@ class SessionWidget(QWidget):
         if session.entry is not None:
             text = f"Reader {session.reader} · case {k} of {n}: <b>{session.entry.code}</b>"
             text += f" · {minutes}:{seconds:02d} on this case"
+        elif k < n:
+            text = f"Reader {session.reader} · {k} of {n} cases done."
         else:
             text = f"Reader {session.reader} · all {n} cases done."
         self.state.setText(text)
@@ -186,9 +243,10 @@ class SessionWidget(QWidget):
     def _refresh(self) -> None:
         session = self.session
         open_case = session is not None and session.entry is not None
-        self.next_button.setEnabled(session is not None)
-        self.done_button.setEnabled(open_case)
-        if session is None:
+        self.next_button.setEnabled(session is not None and not self.loading)
+        self.done_button.setEnabled(open_case and not self.loading)
+        self.sign_in_button.setEnabled(not self.loading)
+        if session is None or self.loading:
             return
         self._progress = session.core.progress
         self._show_state()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..study.manifest import Study
 from ..study.records import ReaderProgress
+from ..study.session import UNREADABLE
 from ..study.store import StudyStore
 from .queue import adjudication_queue
 
@@ -80,6 +81,8 @@ def status_lines(
 ) -> list[str]:
     """The study's status as text lines: a header, one row per reader, one per adjudicator.
 
+    Then the cases a reader could not open (the latest error of each, naming the file).
+
     ``progress(k, n, message)`` follows the adjudication queues (the slow part).
     """
     with study.open_store() as store:
@@ -89,5 +92,12 @@ def status_lines(
             for p in readers
             if p.role == "adjudicator"
         ]
+        unreadable = {
+            (e.reader, e.case_code): e.detail for e in store.audit_log() if e.action == UNREADABLE
+        }
     head = f"study {study.folder}: {len(study.cases)} cases, seed {study.seed}"
-    return [head, *_reader_lines(readers), *map(str, adjudication)]
+    problems = [
+        f"{reader} could not open case {code}: {detail}"
+        for (reader, code), detail in unreadable.items()
+    ]
+    return [head, *_reader_lines(readers), *map(str, adjudication), *problems]

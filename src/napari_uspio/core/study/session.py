@@ -36,10 +36,12 @@ from .pins import hash_pin, pin_matches
 from .prefetch import CasePrefetch
 from .records import StudyError
 
-__all__ = ["LABEL_DTYPE", "Reading", "StudySession"]
+__all__ = ["LABEL_DTYPE", "UNREADABLE", "Reading", "StudySession"]
 
 #: The dtype of a reading's label map (65535 lesions; half the memory of int32).
 LABEL_DTYPE = np.uint16
+#: The audit-log action of a case a reader could not open (detail: the error).
+UNREADABLE = "unreadable case"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,19 @@ class StudySession:
         folder = self.study.case_folder(entry.case_id)
         case = self.prefetcher.take(folder) if self.prefetcher else None
         return case if case is not None else load_case(folder, progress)
+
+    def refusal(self, entry: OrderEntry, exc: Exception) -> StudyError:
+        """A case that cannot be opened, told blind: the reader sees its code only.
+
+        The full error (which names the file, hence maybe the subject) goes to the
+        audit log, where ``napari-uspio study status`` shows it to the coordinator.
+        """
+        self.store.record(UNREADABLE, self.reader, entry.code, str(exc))
+        return StudyError(
+            f"case {entry.code} cannot be opened: one of its files cannot be read. Fix: "
+            "tell the study coordinator (napari-uspio study status names the file), "
+            "then Open my next case."
+        )
 
     def open(self, entry: OrderEntry, case: Case | None = None) -> Reading:
         """Open a reading (closing the one open): case, saved labels and ratings, autosave.
