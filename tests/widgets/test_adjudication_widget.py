@@ -465,6 +465,37 @@ def test_signing_in_twice_keeps_one_set_of_layers(make_napari_viewer, qtbot, fla
     assert first.binding is None and first.autosave is None
 
 
+def test_the_next_case_is_prefetched_and_shown_in_the_same_layers(
+    make_napari_viewer, qtbot, flair_study
+):
+    viewer, widget = _open(make_napari_viewer, qtbot, flair_study, show=False)
+    desk = widget.session.desk
+    second = _queue(widget)[2][0]
+    assert second != widget.session.current.code
+    # the queue's next case is read ahead while the first is adjudicated
+    assert desk.prefetcher.folder == desk.study.case_folder(desk.entry_of(second).case_id)
+    desk.prefetcher.wait()
+    before = list(viewer.layers)
+    removed = []
+    viewer.layers.events.removed.connect(lambda e: removed.append(e.value.name))
+    _double_click(qtbot, widget.queue, 2)
+    assert widget.session.current.code == second
+    # the same layer objects, their data the second case's: no layer removed or added
+    assert list(viewer.layers) == before and removed == []
+    # the first case still has pending items: it is the one read ahead now
+    assert desk.prefetcher.folder == desk.study.case_folder(CASE_IDS[0])
+    for layer in widget.session.reader_layers:
+        assert layer.metadata["study_code"] == second
+        reader = next(
+            r for r, x in widget.session.current.letters.items() if x == layer.metadata["letter"]
+        )
+        labels = desk.readings.readings[reader].labels
+        np.testing.assert_array_equal(layer.data, labels > 0)
+    consensus = viewer.layers["consensus"]
+    assert consensus is widget.session.binding.layer
+    assert consensus.metadata["study_code"] == second
+
+
 def test_an_item_whose_case_is_no_longer_ready_says_so(make_napari_viewer, qtbot, flair_study):
     viewer, widget = _open(make_napari_viewer, qtbot, flair_study, show=False)
     assert [row[0] for row in _queue(widget)][2] != widget.session.current.code

@@ -60,7 +60,13 @@ def reader_contour(letter: str) -> int:
 
 
 class AdjudicationSession(ReadingSession):
-    """Show the items of an :class:`AdjudicationDesk` in a viewer, one at a time."""
+    """Show the items of an :class:`AdjudicationDesk` in a viewer, one at a time.
+
+    Moving to another case swaps its maps into the same layers, the readers'
+    outline layers included (see :meth:`ReadingSession.show`).
+    """
+
+    LESIONS_LAYER = CONSENSUS_LAYER
 
     def __init__(self, desk: AdjudicationDesk):
         super().__init__(desk)
@@ -84,8 +90,7 @@ class AdjudicationSession(ReadingSession):
         """
         if self.desk.current is None or self.desk.current.code != ca.code:
             self.show(viewer, self.desk.open_case(ca))
-            self.binding.layer.name = CONSENSUS_LAYER
-            self._add_reader_layers(viewer)
+            self._show_reader_layers(viewer)
         self.desk.select(item)
         viewer.layers.selection.active = self.binding.layer
         self.binding.layer.selected_label = self.desk.item.item  # drawn in SELECTED_COLOUR
@@ -155,29 +160,52 @@ class AdjudicationSession(ReadingSession):
         if len(shown) > 1:
             compare.show(list(roles))  # in the order of the disputed fields
 
-    def _add_reader_layers(self, viewer) -> None:
-        """One outline layer per reader, under the consensus: A just under it, then B, ..."""
+    def _show_reader_layers(self, viewer) -> None:
+        """One outline layer per reader, under the consensus: A just under it, then B, ...
+
+        A reader's layer of the case before is reused (its data swapped); layers
+        are added or removed only when the readers' letters change.
+        """
         lesions, current = self.binding.layer, self.desk.current
-        above = lesions
+        old = {layer.metadata["letter"]: layer for layer in self.reader_layers}
+        self.reader_layers, above = [], lesions
         for reader, letter in sorted(current.letters.items(), key=lambda kv: kv[1]):
             mask = (self.desk.readings.readings[reader].labels > 0).astype(np.uint8)
-            layer = Labels(
-                mask,
-                name=f"Reader {letter}",
-                scale=lesions.scale,
-                translate=lesions.translate,
-                opacity=1.0,
-                colormap=DirectLabelColormap(
-                    color_dict={None: "transparent", 0: "transparent", 1: reader_colour(letter)}
-                ),
-                metadata={"study_code": current.code, "role": "reader mask", "letter": letter},
-            )
-            layer.contour = reader_contour(letter)
-            layer.editable = False
-            viewer.layers.insert(viewer.layers.index(above), layer)
+            meta = {"study_code": current.code, "role": "reader mask", "letter": letter}
+            layer = old.pop(letter, None)
+            if layer is not None and layer in viewer.layers:
+                layer.metadata = meta
+                layer.data = mask
+                for name in ("scale", "translate"):
+                    if not np.allclose(getattr(layer, name), getattr(lesions, name)):
+                        setattr(layer, name, getattr(lesions, name))
+            else:
+                layer = self._reader_layer(mask, letter, meta)
+                viewer.layers.insert(viewer.layers.index(above), layer)
             self.reader_layers.append(layer)
             above = layer
+        for layer in old.values():
+            if layer in viewer.layers:
+                viewer.layers.remove(layer)
         viewer.layers.selection.active = lesions
+
+    def _reader_layer(self, mask: np.ndarray, letter: str, metadata: dict) -> Labels:
+        """A reader's outline layer, on the consensus layer's grid, not editable."""
+        layer = Labels(
+            mask,
+            name=f"Reader {letter}",
+            scale=self.binding.layer.scale,
+            translate=self.binding.layer.translate,
+            units=self.binding.layer.units,
+            opacity=1.0,
+            colormap=DirectLabelColormap(
+                color_dict={None: "transparent", 0: "transparent", 1: reader_colour(letter)}
+            ),
+            metadata=metadata,
+        )
+        layer.contour = reader_contour(letter)
+        layer.editable = False
+        return layer
 
     def _item_box(self) -> tuple[np.ndarray, np.ndarray]:
         """Voxel bounds (low, high) of the open item in the consensus and every reader's mask."""

@@ -31,6 +31,9 @@ TITLE = "napari-uspio — reading session"
 class ReadingSession:
     """Show the readings of a :class:`StudySession` in a viewer, one at a time."""
 
+    #: The name of the layer of the reading's label map.
+    LESIONS_LAYER = "lesions"
+
     def __init__(self, core: StudySession):
         self.core = core
         self.layers: list[Layer] = []
@@ -103,7 +106,7 @@ class ReadingSession:
             if not self.core.shows(kwargs["name"]):
                 continue
             if kwargs["name"] == "lesions":
-                data = reading.labels
+                data, kwargs = reading.labels, {**kwargs, "name": self.LESIONS_LAYER}
             kwargs["metadata"] = {**kwargs["metadata"], "study_code": reading.entry.code}
             shown.append((data, kwargs, kind))
         reuse = [layer.name for layer in self.layers] == [kw["name"] for _, kw, _ in shown]

@@ -35,6 +35,7 @@ import numpy as np
 from .. import fields as spec
 from ..agreement.readings import CaseReadings, done_readings
 from ..ratings import Rating, RatingError
+from ..study.order import OrderEntry
 from ..study.records import StudyError
 from ..study.session import Reading, StudySession
 from .consensus import export_consensus
@@ -64,7 +65,7 @@ class AdjudicationDesk(StudySession):
     """
 
     def __init__(self, study_dir: str | Path, adjudicator: str, pin: str | None = None):
-        super().__init__(study_dir, adjudicator, pin, prefetch=False)  # the queue decides
+        super().__init__(study_dir, adjudicator, pin)
         if self.study.reader(adjudicator).role != "adjudicator":
             self.store.close()
             raise StudyError(
@@ -96,6 +97,11 @@ class AdjudicationDesk(StudySession):
         return [(ca, item) for ca, item in self.queue() if item in ca.pending]
 
     # ------------------------------------------------------------ opening
+    def following_entry(self) -> OrderEntry | None:
+        """The next other case with pending items, in queue order: the one prefetched."""
+        code = self.reading.entry.code if self.reading is not None else None
+        return next((self.entry_of(ca.code) for ca, _ in self.pending() if ca.code != code), None)
+
     def open_case(self, ca: CaseAdjudication) -> Reading:
         """Open a ready case's consensus as the adjudicator's reading (closing the one open).
 
