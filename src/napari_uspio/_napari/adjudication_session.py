@@ -150,15 +150,14 @@ class AdjudicationSession(ReadingSession):
         """
         roles = self.evidence_roles()
         compare = desk_for(viewer).compare
-        compare.single()
         images = [x for x in self.layers if isinstance(x, Image)]
         shown = [x for x in images if x.metadata.get("role", x.name) in roles]
-        if not shown:
-            return
-        for layer in images:
-            set_visible(layer, layer in shown)
-        if len(shown) > 1:
+        if len(shown) > 1:  # from panels to panels directly: only the layers that change
             compare.show(list(roles))  # in the order of the disputed fields
+            return
+        compare.single()
+        for layer in images if shown else ():
+            set_visible(layer, layer in shown)
 
     def _show_reader_layers(self, viewer) -> None:
         """One outline layer per reader, under the consensus: A just under it, then B, ...

@@ -51,15 +51,12 @@ class CompareLayout:
         self.lesions = lesions
         #: Mirrors kept from the case before (see :meth:`release`) show this case's array.
         self.mirrors: list[Labels] = [m for m in mirrors if m in viewer.layers]
-        for mirror in self.mirrors:
-            mirror.data = lesions.data
-            mirror.scale, mirror.translate = lesions.scale, lesions.translate
         self.panels: list[str] = []
         self._single_order: list = []
         self._single_visible: dict = {}
         self._tiles = 1  # tiles across the longer side of the grid (zoom divided by it)
-        lesions.events.paint.connect(self._refresh_mirrors)
-        lesions.events.set_data.connect(self._refresh_mirrors)
+        self._attached = False
+        self.attach()
 
     @property
     def active(self) -> bool:
@@ -141,14 +138,36 @@ class CompareLayout:
     def release(self) -> list[Labels]:
         """Single view, the lesions layer's events released; return the mirrors, kept.
 
-        A reading session that swaps the next case into the same layers hands them
-        to the next layout, so no layer is removed and added at a case switch.
+        A reading session whose next case has other layers hands the mirrors to
+        the next layout, so no mirror is removed and added at a case switch.
         """
         self.single()
-        self.lesions.events.paint.disconnect(self._refresh_mirrors)
-        self.lesions.events.set_data.disconnect(self._refresh_mirrors)
+        self.detach()
         mirrors, self.mirrors = self.mirrors, []
         return mirrors
+
+    def detach(self) -> None:
+        """Release the lesions layer's events; the layout stays as it is shown.
+
+        A reading session swaps the next case into the same layers and then
+        :meth:`attach` es the layout again: no layer moves at a case switch.
+        """
+        if self._attached:
+            self.lesions.events.paint.disconnect(self._refresh_mirrors)
+            self.lesions.events.set_data.disconnect(self._refresh_mirrors)
+            self._attached = False
+
+    def attach(self) -> None:
+        """Follow the lesions layer (again): the mirrors show its array, on its grid."""
+        for mirror in self.mirrors:
+            mirror.data = self.lesions.data
+            for name in ("scale", "translate"):
+                if tuple(getattr(mirror, name)) != tuple(getattr(self.lesions, name)):
+                    setattr(mirror, name, getattr(self.lesions, name))
+        if not self._attached:
+            self.lesions.events.paint.connect(self._refresh_mirrors)
+            self.lesions.events.set_data.connect(self._refresh_mirrors)
+            self._attached = True
 
     # ---- internals ----------------------------------------------------------------
 

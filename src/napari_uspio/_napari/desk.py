@@ -71,7 +71,7 @@ class ReadingDesk:
         self.message = ""
         self._styled: tuple | None = None  # (selected label, overlay) drawn
         #: Kept by ``unbind(keep_layout=True)`` for the next case: (mirrors, panels).
-        self._kept: tuple[list, list[str]] = ([], [])
+        self._kept: CompareLayout | None = None  # detached at a case switch (unbind)
 
     @property
     def layer(self) -> Labels | None:
@@ -94,15 +94,14 @@ class ReadingDesk:
 
     def bind(self, binding: LabelsBinding) -> None:
         """Read ``binding``'s layer: keys, outline overlay, 3 mm brush, compare, W/L, wheel."""
-        self.unbind()
+        if self.binding is not None:
+            self.unbind()
         self.binding, self.history = binding, RatingHistory(binding.ratings)
         layer = binding.layer
         layer.brush_size = BRUSH_MM
         layer.events.paint.connect(self._stroked)
         layer.events.selected_label.connect(self._restyle)
-        mirrors, panels = self._kept
-        self._kept = ([], [])
-        self.compare = CompareLayout(self.viewer, layer, mirrors)
+        self.compare, panels = self._adopt_layout(layer)
         self._bind_keys([self.viewer, layer, *self._images()])
         self.viewer.layers.events.inserted.connect(self._on_inserted)
         self.window_level = install_window_level(self.viewer)
@@ -120,9 +119,13 @@ class ReadingDesk:
         """Give napari its keys back, single view, tools removed (nothing is lost).
 
         ``keep_layout``: the next case is swapped into the same layers; its
-        :meth:`bind` takes over the compare mirrors and panels.
+        :meth:`bind` takes the compare layout over as shown. Unbinding again
+        without it closes a layout so kept (signing out after *Mark case done*).
         """
         if self.binding is None:
+            if not keep_layout and self._kept is not None:
+                self._kept.close()
+                self._kept = None
             return
         layer = self.binding.layer
         layer.events.paint.disconnect(self._stroked)
@@ -131,8 +134,8 @@ class ReadingDesk:
         for image in self._images():
             image.events.visible.disconnect(self._show_series)
         if keep_layout:
-            panels = list(self.compare.panels)  # release() goes back to the single view
-            self._kept = (self.compare.release(), panels)
+            self.compare.detach()
+            self._kept = self.compare
         else:
             self.compare.close()
         for handle in self._handles:
@@ -144,6 +147,21 @@ class ReadingDesk:
         self._undo, self._redo = [], []
         self.text().clear()
         self.changed.emit()
+
+    def _adopt_layout(self, layer) -> tuple[CompareLayout, list[str]]:
+        """The compare layout of ``layer`` and the panels it still has to show.
+
+        The layout kept at a case switch goes on as shown when the next case was
+        swapped into the same layers; else its mirrors and panels go to a new one.
+        """
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return CompareLayout(self.viewer, layer), []
+        if kept.lesions is layer:
+            kept.attach()
+            return kept, []
+        panels = list(kept.panels)
+        return CompareLayout(self.viewer, layer, kept.release()), panels
 
     # ---- keys ---------------------------------------------------------------------
 

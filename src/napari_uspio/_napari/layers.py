@@ -121,8 +121,9 @@ def labels_layer(case: Case) -> LayerData:
 def swap_layer(layer: Layer, data, kwargs: dict[str, Any]) -> None:
     """Show another case's map of the same role in ``layer``: no layer removed or added.
 
-    Data, placement, window, visibility and metadata are the new case's; a Labels
-    layer's undo history is cleared (it belongs to the case before).
+    Data, placement, window and metadata are the new case's; the layer stays shown
+    or hidden as the reader left it; a Labels layer's undo history is cleared (it
+    belongs to the case before).
     """
     layer.metadata = kwargs["metadata"]
     layer.data = data
@@ -133,8 +134,6 @@ def swap_layer(layer: Layer, data, kwargs: dict[str, Any]) -> None:
         low, high = kwargs["contrast_limits"]
         layer.contrast_limits_range = (min(low, high - 1e-6), high)
         layer.contrast_limits = (low, high)
-    if layer.visible != kwargs.get("visible", True):  # napari redraws even when unchanged
-        layer.visible = kwargs.get("visible", True)
     fill_deferred(layer)  # shown in the case before: computed for this one too
     if isinstance(layer, Labels):  # napari keeps the history across data; clear it
         layer.editable = False  # (napari's public way: non-editable drops the history)

@@ -98,8 +98,8 @@ class ReadingSession:
         When the case has the roles of the one shown, its maps are swapped into the
         same layers (no layer removed or added: napari's per-layer teardown is the
         slow part of a case switch, and removing painted layers can crash software
-        OpenGL); the compare layout the reader was in stays. Otherwise the layers
-        are replaced.
+        OpenGL); the compare layout and the layers shown or hidden stay as the
+        reader left them. Otherwise the layers are replaced.
         """
         shown = []
         for data, kwargs, kind in case_layers(reading.case):
@@ -147,8 +147,9 @@ class ReadingSession:
             self.binding = None
 
     def remove_layers(self, viewer) -> None:
-        """Unbind and remove the layers shown."""
+        """Unbind and remove the layers shown (and a compare layout kept for them)."""
         self.unbind(viewer)
+        desk_for(viewer).unbind()
         for layer in self.layers:
             if layer in viewer.layers:
                 viewer.layers.remove(layer)
