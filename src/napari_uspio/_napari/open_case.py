@@ -1,10 +1,14 @@
 """Put a case into a napari viewer: its layers, the radiological view, the reading desk.
 
 A large case shows its first image while the rest loads (:func:`show_first`);
-:func:`add_case` then adopts that layer, so nothing is drawn twice.
+:func:`add_case` then adopts that layer, so nothing is drawn twice. A widget adds
+the layers one per turn of the event loop (:func:`adding_case`), so the viewer
+answers between them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Generator
 
 from napari.layers import Image, Layer
 from napari.utils.notifications import show_warning
@@ -42,6 +46,21 @@ def add_case(viewer, case: Case, first: Layer | None = None) -> list[Layer]:
     half its layers behind; layers already in the viewer are untouched, except
     ``first`` (from :func:`show_first`), which becomes the layer of its role.
     """
+    steps = adding_case(viewer, case, first)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def adding_case(
+    viewer, case: Case, first: Layer | None = None
+) -> Generator[Layer, None, list[Layer]]:
+    """:func:`add_case` one layer at a time: yields each layer added, returns them all.
+
+    The case is bound (its reading tools installed) once the last one is added.
+    """
     specs = case_layers(case)
     names = [kwargs["name"] for _, kwargs, _ in specs]
     if first is not None and (first not in viewer.layers or first.name not in names):
@@ -55,6 +74,7 @@ def add_case(viewer, case: Case, first: Layer | None = None) -> list[Layer]:
         swap_layer(first, *specs[at][:2])
     for layer in created:
         viewer.add_layer(layer)
+        yield layer
     if first is not None and at + 1 < len(layers):  # back to its place in the order
         viewer.layers.move(viewer.layers.index(first), viewer.layers.index(layers[at + 1]))
     set_radiological_view(viewer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.io import sample_case_dir
-from .._napari.open_case import add_case, discard_first, show_first
+from .._napari.open_case import adding_case, discard_first, show_first
 from ..core.case import Case, load_case
 from ..core.roles import DERIVED, ROLES
 from ..core.volume import CaseError, Volume
@@ -61,8 +61,9 @@ class CaseWidget(QWidget):
     """Open a patient visit: from a folder, from one file per role, or the sample case.
 
     Loading runs on a worker thread (the viewer stays responsive, a progress bar
-    counts the files) and completes before any layer is added, so a bad case shows
-    one message (naming the file and the fix) and leaves the viewer as it was.
+    counts the files; the first image is shown as soon as it is read) and completes
+    before the other layers are added, one per turn of the event loop; a bad case
+    shows one message (naming the file and the fix) and leaves the viewer as it was.
     :attr:`opened` is emitted with the :class:`~napari_uspio.core.case.Case` once
     its layers are shown.
     """
@@ -74,6 +75,7 @@ class CaseWidget(QWidget):
         self.viewer = napari_viewer
         self.case: Case | None = None
         self._first = None  # the first image of the case loading, shown early
+        self._adding = None  # the layers of the case loaded, being added (adding_case)
         self.folder = _PathEdit(True, "case folder (BIDS-like names or case.toml)")
         self.open_folder_button = QPushButton("Open case folder")
         self.open_folder_button.clicked.connect(self.open_folder)
@@ -138,7 +140,7 @@ class CaseWidget(QWidget):
 
     @property
     def busy(self) -> bool:
-        """Whether a case is being loaded (the open buttons are disabled meanwhile)."""
+        """Whether a case is being loaded or shown (the open buttons are disabled meanwhile)."""
         return not self.open_folder_button.isEnabled()
 
     def _open(self, source) -> None:
@@ -157,7 +159,7 @@ class CaseWidget(QWidget):
             refused=self._refused,
             errors=(CaseError,),
             partial=self._read,
-        ).finished.connect(lambda: self._set_busy(False))
+        ).finished.connect(lambda: self._adding is None and self._set_busy(False))
 
     def _read(self, volume: Volume) -> None:
         """Show the first image of the case loading (on the GUI thread)."""
@@ -170,12 +172,22 @@ class CaseWidget(QWidget):
         self._fail(str(exc))
 
     def _opened(self, case: Case) -> None:
-        """Add the loaded case's layers (on the GUI thread) and describe it."""
-        add_case(self.viewer, case, self._first)
+        """Add the loaded case's layers, one per turn of the event loop, then describe it."""
+        self._adding = adding_case(self.viewer, case, self._first)
         self._first = None
-        self.case = case
-        self._show(case)
-        self.opened.emit(case)
+        self._add_next(case)
+
+    def _add_next(self, case: Case) -> None:
+        try:
+            next(self._adding)
+        except StopIteration:
+            self._adding = None
+            self._set_busy(False)
+            self.case = case
+            self._show(case)
+            self.opened.emit(case)
+        else:  # the viewer draws and answers before the next layer
+            QTimer.singleShot(0, lambda: self._add_next(case))
 
     def _set_busy(self, busy: bool) -> None:
         for button in (self.open_folder_button, self.open_files_button, self.open_sample_button):

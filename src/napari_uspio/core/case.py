@@ -153,11 +153,12 @@ def load_case(
     source: str | Path | Mapping[str, str | Path],
     progress: Progress | None = None,
     loaded: Callable[[Volume], None] | None = None,
+    threads: int = MAX_READ_THREADS,
 ) -> Case:
     """Load a case from a folder or from a mapping ``role -> path``.
 
-    Files are read in parallel threads, the role shown first (:data:`FIRST_SHOWN`)
-    first. As each of the n files is read (in that order), ``progress(k, n,
+    Files are read on up to ``threads`` threads, the role shown first
+    (:data:`FIRST_SHOWN`) first. As each of the n files is read (in that order), ``progress(k, n,
     message)`` and ``loaded(volume)`` are called on the calling thread, so a viewer
     can show the first image before the case is complete.
 
@@ -177,7 +178,7 @@ def load_case(
     else:
         folder = Path(source)
         files = find_case_files(folder)
-    volumes = _read_volumes(files, progress, loaded)
+    volumes = _read_volumes(files, progress, loaded, threads)
     grid = check_grids(volumes)
     warnings = [text for vol in volumes.values() for text in vol.warnings]
     case = Case(volumes, grid, folder, warnings)
@@ -198,12 +199,13 @@ def _read_volumes(
     files: Mapping[str, Path],
     progress: Progress | None,
     loaded: Callable[[Volume], None] | None,
+    threads: int,
 ) -> dict[str, Volume]:
     """Every file read on a few threads (decoding releases the GIL); the first error raised."""
     roles = [r for r in ROLES if r in files]
     first = next((r for r in FIRST_SHOWN if r in files), None)
     order = sorted(roles, key=lambda r: r != first)
-    workers = max(1, min(len(order), os.cpu_count() or 1, MAX_READ_THREADS))
+    workers = max(1, min(len(order), os.cpu_count() or 1, threads))
     with ThreadPoolExecutor(workers, thread_name_prefix="napari-uspio-read") as pool:
         futures = {pool.submit(Volume.from_file, files[r], r): r for r in order}
         try:

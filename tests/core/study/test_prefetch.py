@@ -62,3 +62,28 @@ def test_a_bad_file_is_reported_when_the_reader_reaches_its_case(study):
     with pytest.raises(CaseError, match=flair.name):
         session.open(session.next_entry())
     session.close()
+
+
+def test_a_case_dropped_before_its_start_is_never_read(study, monkeypatch):
+    from napari_uspio.core.study import prefetch as prefetch_module
+
+    read = []
+    monkeypatch.setattr(prefetch_module, "load_case", lambda folder, threads: read.append(folder))
+    ahead = prefetch_module.CasePrefetch()
+    folder = study.case_folder(next(iter(study.cases)))
+    ahead.start(folder)
+    ahead.drop()  # within START_DELAY_S: the reader went elsewhere at once
+    ahead._pool.shutdown(wait=True)
+    assert read == []
+
+
+def test_taking_a_case_does_not_wait_out_the_start_delay(study, monkeypatch):
+    from napari_uspio.core.study import prefetch as prefetch_module
+
+    monkeypatch.setattr(prefetch_module, "START_DELAY_S", 3600.0)  # would hang the test
+    ahead = prefetch_module.CasePrefetch()
+    folder = study.case_folder(next(iter(study.cases)))
+    ahead.start(folder)
+    case = ahead.take(folder)
+    assert case.folder == folder
+    ahead.shutdown()

@@ -1,8 +1,10 @@
 """Load a reader's next case on a background thread while they read this one.
 
-At most one case is loaded ahead. Asking for another case (the reader reopened a
-done one, or jumped) drops the one loading; a case that fails to load raises its
-usual :class:`~napari_uspio.core.volume.CaseError` only when the reader reaches it.
+At most one case is loaded ahead, on one thread, starting :data:`START_DELAY_S`
+after it is asked for (the case just shown draws first, on the other cores).
+Asking for another case (the reader reopened a done one, or jumped) drops the one
+loading; a case that fails to load raises its usual
+:class:`~napari_uspio.core.volume.CaseError` only when the reader reaches it.
 
 Example::
 
@@ -16,14 +18,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from threading import Event
 
 from ..case import Case, load_case
 
 __all__ = ["CasePrefetch"]
 
 
-def _load(folder: Path, derived: Sequence[str]) -> Case:
-    case = load_case(folder)
+#: Seconds between asking for a case ahead and reading it: a reader reads for minutes.
+START_DELAY_S = 1.0
+
+
+def _load(folder: Path, derived: Sequence[str], wake: Event, dropped: Event) -> Case | None:
+    wake.wait(START_DELAY_S)  # woken early by take() or drop()
+    if dropped.is_set():
+        return None
+    case = load_case(folder, threads=1)  # the other cores draw the case being read
     for name in derived:  # the derived maps shown, computed here rather than at display
         if name in case:
             case[name]
@@ -37,6 +47,7 @@ class CasePrefetch:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-uspio-prefetch")
         self._folder: Path | None = None
         self._future: Future | None = None
+        self._wake, self._dropped = Event(), Event()
 
     @property
     def folder(self) -> Path | None:
@@ -49,8 +60,8 @@ class CasePrefetch:
         if folder == self._folder:
             return
         self.drop()
-        self._folder = folder
-        self._future = self._pool.submit(_load, folder, tuple(derived))
+        self._folder, self._wake, self._dropped = folder, Event(), Event()
+        self._future = self._pool.submit(_load, folder, tuple(derived), self._wake, self._dropped)
 
     def wait(self) -> None:
         """Block until the case ahead is loaded or failed (benchmarks; a reader never waits)."""
@@ -62,18 +73,19 @@ class CasePrefetch:
 
         A prefetch of another folder is dropped.
         """
-        future, matches = self._future, Path(folder) == self._folder
-        self._folder = self._future = None
-        if future is None or not matches:
-            if future is not None:
-                future.cancel()
+        if self._future is None or Path(folder) != self._folder:
+            self.drop()
             return None
+        future, self._folder, self._future = self._future, None, None
+        self._wake.set()  # the reader is there: no more waiting
         return future.result()
 
     def drop(self) -> None:
         """Forget the case ahead (a load already running finishes and is freed)."""
         if self._future is not None:
             self._future.cancel()
+        self._dropped.set()
+        self._wake.set()
         self._folder = self._future = None
 
     def shutdown(self) -> None:
