@@ -1,21 +1,19 @@
-"""Run every benchmark in turn: ``python benchmarks/run_all.py [--quick]``."""
+"""Run every benchmark in turn: ``scripts/dev.sh bench [--quick]`` (under Xvfb)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_lesions.py", "bench_autosave.py", "bench_load.py")
+BENCHMARKS = ("bench_lesions.py", "bench_autosave.py", "bench_desk.py", "bench_cases.py")
 
 
 def main() -> int:
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    for name in BENCHMARKS:
+    for name in BENCHMARKS:  # the viewer benchmarks need a display: dev.sh gives Xvfb
         print(f"\n== {name} ==", flush=True)
-        code = subprocess.call([sys.executable, str(HERE / name), *sys.argv[1:]], env=env)
+        code = subprocess.call([sys.executable, str(HERE / name), *sys.argv[1:]])
         if code:
             return code
     return 0

@@ -61,6 +61,6 @@ case "$cmd" in
   demo) need_system; need_venv; exec .venv/bin/napari-uspio demo "$@" ;;
   test) need_system; need_venv; lint; headless .venv/bin/python -m pytest "$@" ;;
   lint) need_venv; lint ;;
-  bench) need_system; need_venv; exec .venv/bin/python benchmarks/run_all.py "$@" ;;
+  bench) need_system; need_venv; headless .venv/bin/python benchmarks/run_all.py "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test|lint|bench [args]" >&2; exit 2 ;;
 esac
