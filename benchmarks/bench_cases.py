@@ -25,6 +25,7 @@ about as MRI does (2-3x).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import statistics
@@ -162,12 +163,17 @@ def case_widget_open(viewer, folder: Path) -> dict:
     result = {"first": first[0] - start, "full": done - start}
     result.update({f"stall {k}": max(v) for k, v in gaps.items()})
     viewer.window.remove_dock_widget(widget)
-    viewer.layers.clear()
+    viewer.layers.clear()  # the desk lets go of the case with its lesions layer
+    gc.collect()
     return result
 
 
-def switches(viewer, cases: Path, study_dir: Path, prefetch: bool) -> list[float]:
-    """*Mark case done* -> next case displayed, after a stroke in each case."""
+def switches(viewer, cases: Path, study_dir: Path, prefetch: bool) -> tuple[list[float], int]:
+    """*Mark case done* -> next case displayed, after a stroke in each case.
+
+    Also the largest resident memory while reading (the case shown, the next one
+    loaded ahead when prefetching), in bytes.
+    """
     from qtpy.QtWidgets import QApplication
 
     from napari_uspio._napari.reading_session import ReadingSession
@@ -177,7 +183,7 @@ def switches(viewer, cases: Path, study_dir: Path, prefetch: bool) -> list[float
     study = init_study(study_dir, cases, ["r1"], seed=1)
     session = ReadingSession(StudySession(study.folder, "r1", prefetch=prefetch))
     session.open_next(viewer)
-    times = []
+    times, resident = [], 0
     while session.core.following_entry() is not None:
         layer = viewer.layers["lesions"]
         layer.brush_size = 3
@@ -185,12 +191,14 @@ def switches(viewer, cases: Path, study_dir: Path, prefetch: bool) -> list[float
         if prefetch:
             session.core.prefetcher.wait()  # the reader read for longer than a load
         QApplication.processEvents()
+        resident = max(resident, _rss())
         start = time.perf_counter()
         session.mark_done(viewer)
         QApplication.processEvents()
         times.append(time.perf_counter() - start)
     session.sign_out(viewer)
-    return times
+    gc.collect()
+    return times, resident
 
 
 def adjudicator_switches(viewer, tmp: Path, shape_xyz) -> dict[bool, list[float]]:
@@ -258,11 +266,12 @@ def main(quick: bool) -> None:
         for k in range(6):
             make_phantom(tmp / "small" / f"sub-{k:02d}", seed=k, shape_xyz=small)
         _copies(tmp / "large_gz", tmp / "large3", 3)
-        switch = {}
+        switch, resident = {}, {}
         for label, cases in ((small, tmp / "small"), (large, tmp / "large3")):
             for prefetch in (False, True):
-                times = switches(viewer, cases, tmp / f"study{len(switch)}", prefetch)
+                times, rss = switches(viewer, cases, tmp / f"study{len(switch)}", prefetch)
                 switch[(label, prefetch)] = (statistics.median(times), len(times))
+                resident[(label, prefetch)] = rss
         adjudicator = adjudicator_switches(viewer, tmp, small)
         viewer.close()
 
@@ -299,6 +308,12 @@ def main(quick: bool) -> None:
         print(
             f"| Mark case done -> next shown, {label[0]} x {label[1]} x {label[2]}, {way} "
             f"| {median:.2f} s (median of {n}) | {targets.get((label, prefetch), '')} |"
+        )
+    for prefetch in (False, True):
+        way = "the next loaded ahead" if prefetch else "nothing ahead"
+        print(
+            f"| resident while reading the large case, {way} | "
+            f"{resident[(large, prefetch)] * MB / 1024:.1f} GB | |"
         )
     for prefetch, times in adjudicator.items():
         way = "prefetched" if prefetch else "not prefetched"

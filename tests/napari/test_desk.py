@@ -180,3 +180,20 @@ def test_readme_lists_the_reading_keymap():
 
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert keymap_markdown() in readme, "README.md: paste this keymap:\n" + keymap_markdown()
+
+
+def test_removing_the_lesions_layer_lets_the_desk_go_of_the_case(make_napari_viewer, phantom_dir):
+    import gc
+    import weakref
+
+    viewer = make_napari_viewer(show=True)
+    add_case(viewer, load_case(phantom_dir))
+    desk = desk_for(viewer)
+    case = weakref.ref(viewer.layers["lesions"].metadata["case"])
+    desk.toggle_compare()  # the compare layout is undone too
+    viewer.layers.remove(viewer.layers["lesions"])
+    assert desk.binding is None and not viewer.canvas.grid.enabled
+    assert desk.press(next(iter(KEYS.values()))) is False  # its keys are gone
+    viewer.layers.clear()
+    gc.collect()
+    assert case() is None  # nothing of the viewer keeps the case's arrays alive

@@ -20,6 +20,7 @@ assigning a new table.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,7 +69,7 @@ class LabelsBinding:
             raise ValueError("multiscale labels layers are not supported")
         if tuple(layer.data.shape) != model.shape:
             raise ValueError(f"layer shape {layer.data.shape} != model grid {model.shape}")
-        self.layer = layer
+        self._layer = weakref.ref(layer)  # the registry's value must not keep its key alive
         self.model = model
         self.ratings = Ratings() if ratings is None else ratings
         self._block = np.array(BLOCK_SHAPE)
@@ -90,6 +91,11 @@ class LabelsBinding:
         for emitter, callback in self._connections:
             emitter.connect(callback)
         self._publish()
+
+    @property
+    def layer(self):
+        """The Labels layer followed (None once napari has freed it)."""
+        return self._layer()
 
     def disconnect(self) -> None:
         """Stop following the layer (the features stay as they are)."""

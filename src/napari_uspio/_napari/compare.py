@@ -117,7 +117,8 @@ class CompareLayout:
         for layer in self.viewer.layers:
             set_visible(layer, self._single_visible.get(layer, False))
         self.panels = []
-        self.viewer.layers.selection.active = self.lesions
+        if self.lesions in self.viewer.layers:  # (gone when the reader removed it)
+            self.viewer.layers.selection.active = self.lesions
         self.viewer.scene.camera.zoom *= self._tiles
 
     def style_mirrors(self) -> None:

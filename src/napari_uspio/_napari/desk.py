@@ -104,6 +104,7 @@ class ReadingDesk:
         self.compare, panels = self._adopt_layout(layer)
         self._bind_keys([self.viewer, layer, *self._images()])
         self.viewer.layers.events.inserted.connect(self._on_inserted)
+        self.viewer.layers.events.removed.connect(self._on_removed)
         self.window_level = install_window_level(self.viewer)
         self._handles = [self.window_level, install_navigation(self.viewer)]
         for image in self._images():
@@ -131,6 +132,7 @@ class ReadingDesk:
         layer.events.paint.disconnect(self._stroked)
         layer.events.selected_label.disconnect(self._restyle)
         self.viewer.layers.events.inserted.disconnect(self._on_inserted)
+        self.viewer.layers.events.removed.disconnect(self._on_removed)
         for image in self._images():
             image.events.visible.disconnect(self._show_series)
         if keep_layout:
@@ -185,6 +187,11 @@ class ReadingDesk:
             self.press(key)
 
         return handler
+
+    def _on_removed(self, event) -> None:
+        """The lesions layer read was removed (e.g. by the reader): the desk lets go of it."""
+        if event.value is self.layer:
+            self.unbind()
 
     def _on_inserted(self, event) -> None:
         """A layer added while reading (a mirror, an overlay) answers the keys too."""
