@@ -88,6 +88,7 @@ class AdjudicationSession(ReadingSession):
 
         A case no longer ready is refused by the desk before anything closes.
         """
+        desk_for(viewer).settle()
         if self.desk.current is None or self.desk.current.code != ca.code:
             self.show(viewer, self.desk.open_case(ca))
             self._show_reader_layers(viewer)

@@ -198,6 +198,10 @@ class CompareLayout:
             if here != target:
                 self.viewer.layers.move(here, target)
 
+    def refresh_mirrors(self, event=None) -> None:
+        """Redraw the mirrors shown (their array changed without an event)."""
+        self._refresh_mirrors()
+
     def _refresh_mirrors(self, event=None) -> None:
         for mirror in self.mirrors:
             if mirror.visible:

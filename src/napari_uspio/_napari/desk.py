@@ -10,6 +10,7 @@ canvas what it did. Strokes and rating changes undo and redo in one history.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from weakref import WeakKeyDictionary
 
 from napari.layers import Image, Labels
@@ -23,6 +24,7 @@ from ..core.roles import WINDOW_PAIRS
 from .binding import LabelsBinding
 from .canvas_text import canvas_text
 from .compare import CompareLayout, default_panels, set_visible
+from .delineation import Delineation
 from .navigation import install_navigation
 from .reading_keys import reading_keys
 from .viewer import show_lesion
@@ -59,6 +61,7 @@ class ReadingDesk:
         self.history: RatingHistory | None = None
         self.compare: CompareLayout | None = None
         self.window_level = None  # the W/L tools while bound (window_level.WindowLevel)
+        self.tools: Delineation | None = None  # grow, fill between slices, 3-D brush
         self.overlay = OVERLAY_MODES[0]
         self.extra_panels: tuple[str, ...] = ()
         self.keys = {k.key: k for k in reading_keys()}
@@ -106,7 +109,8 @@ class ReadingDesk:
         self.viewer.layers.events.inserted.connect(self._on_inserted)
         self.viewer.layers.events.removed.connect(self._on_removed)
         self.window_level = install_window_level(self.viewer)
-        self._handles = [self.window_level, install_navigation(self.viewer)]
+        self.tools = Delineation(self)
+        self._handles = [self.tools, self.window_level, install_navigation(self.viewer)]
         for image in self._images():
             image.events.visible.connect(self._show_series)
         self.overlay, self._styled = OVERLAY_MODES[0], None
@@ -145,7 +149,7 @@ class ReadingDesk:
         for provider, key, replaced in reversed(self._bound_keys):
             provider.bind_key(key, replaced, overwrite=True)
         self._bound_keys, self._handles = [], []
-        self.binding = self.history = self.compare = self.window_level = None
+        self.binding = self.history = self.compare = self.window_level = self.tools = None
         self._undo, self._redo = [], []
         self.text().clear()
         self.changed.emit()
@@ -172,7 +176,9 @@ class ReadingDesk:
         bound = self.keys.get(key)
         if bound is None or self.binding is None:
             return False
-        getattr(self, bound.action)(*bound.args)
+        if not bound.action.startswith("tools."):
+            self.tools.cancel()  # a grow preview never outlives another action
+        attrgetter(bound.action)(self)(*bound.args)
         self.changed.emit()
         return True
 
@@ -187,6 +193,11 @@ class ReadingDesk:
             self.press(key)
 
         return handler
+
+    def settle(self) -> None:
+        """Take back a grow preview, before the reading is saved or left."""
+        if self.tools is not None:
+            self.tools.cancel()
 
     def _on_removed(self, event) -> None:
         """The lesions layer read was removed (e.g. by the reader): the desk lets go of it."""

@@ -48,6 +48,13 @@ DESK_KEYS: tuple[ReadingKey, ...] = (
     ReadingKey("Y", "toggle_compare", (), "single view <-> linked compare layout"),
     ReadingKey("I", "toggle_window_drag", (), "W/L drag mode on / off (drag: width, level)"),
     ReadingKey("Shift+I", "cycle_window", (), "next window preset of the image under the cursor"),
+    ReadingKey("Shift+G", "tools.toggle_grow", (), "grow tool on / off: a click grows a lesion"),
+    ReadingKey(".", "tools.adjust", ("higher",), "grow: raise the threshold (a smaller lesion)"),
+    ReadingKey(",", "tools.adjust", ("lower",), "grow: lower the threshold (a larger lesion)"),
+    ReadingKey("Enter", "tools.accept", (), "grow: accept the preview (one undo step)"),
+    ReadingKey("Escape", "tools.cancel", (), "grow: cancel the preview"),
+    ReadingKey("Shift+L", "tools.fill_between", (), "fill the selected lesion between its slices"),
+    ReadingKey("Shift+M", "tools.toggle_brush3d", (), "3-D brush on / off (Alt + drag erases)"),
 )
 
 

@@ -61,6 +61,7 @@ class ReadingSession:
 
     def open_next(self, viewer) -> OrderEntry | None:
         """Show the reader's next reading, closing the one shown (None: all done)."""
+        desk_for(viewer).settle()
         entry = self.core.next_entry()
         if entry is None:
             self.close_case(viewer)
@@ -78,6 +79,7 @@ class ReadingSession:
 
         The next case (read meanwhile, e.g. on a worker) is swapped into them.
         """
+        desk_for(viewer).settle()
         self.core.mark_done()
         self.unbind(viewer, keep_layout=True)
         if self.layers:
@@ -85,6 +87,7 @@ class ReadingSession:
 
     def reopen(self, viewer, code: str, reason: str) -> None:
         """Reopen a done reading (audited with its reason) and show it."""
+        desk_for(viewer).settle()
         self.show(viewer, self.core.open(self.core.reopen(code, reason)))
 
     def add_time(self, seconds: float) -> None:
@@ -136,6 +139,7 @@ class ReadingSession:
 
     def close_case(self, viewer) -> None:
         """Close the reading (everything is saved already) and remove its layers."""
+        desk_for(viewer).settle()
         self.core.close_reading()
         self.remove_layers(viewer)
 
@@ -158,5 +162,6 @@ class ReadingSession:
 
     def sign_out(self, viewer) -> None:
         """Close the reading shown and the store."""
+        desk_for(viewer).settle()
         self.remove_layers(viewer)
         self.core.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from napari.utils.notifications import show_error
@@ -73,7 +74,7 @@ class CaseWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.case: Case | None = None
+        self._case = lambda: None  # a weak reference: the case lives as long as its layers
         self._first = None  # the first image of the case loading, shown early
         self._adding = None  # the layers of the case loaded, being added (adding_case)
         self.folder = _PathEdit(True, "case folder (BIDS-like names or case.toml)")
@@ -139,6 +140,11 @@ class CaseWidget(QWidget):
         self._open(None)
 
     @property
+    def case(self) -> Case | None:
+        """The case opened last, while its layers hold it (None once they are removed)."""
+        return self._case()
+
+    @property
     def busy(self) -> bool:
         """Whether a case is being loaded or shown (the open buttons are disabled meanwhile)."""
         return not self.open_folder_button.isEnabled()
@@ -183,7 +189,7 @@ class CaseWidget(QWidget):
         except StopIteration:
             self._adding = None
             self._set_busy(False)
-            self.case = case
+            self._case = weakref.ref(case)
             self._show(case)
             self.opened.emit(case)
         else:  # the viewer draws and answers before the next layer
