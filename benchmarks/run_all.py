@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_lesions.py", "bench_autosave.py", "bench_desk.py", "bench_cases.py")
+BENCHMARKS = (
+    "bench_lesions.py",
+    "bench_autosave.py",
+    "bench_desk.py",
+    "bench_cases.py",
+    "bench_delineation.py",
+)
 
 
 def main() -> int:
