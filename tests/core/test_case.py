@@ -13,6 +13,7 @@ from helpers import write_nifti
 from napari_uspio import CaseError, load_case
 from napari_uspio.core.case import mtr_from_mt
 from napari_uspio.core.roles import role_from_filename
+from napari_uspio.core.volume import LabelMap
 
 AFF = np.diag([1.0, 1.0, 3.0, 1.0])
 SHAPE = (8, 10, 4)
@@ -57,6 +58,11 @@ def _case_folder(tmp_path, roles=("flair", "qsm", "m0", "mmt")):
         ("sub-01_acq-postUSPIO_R2starmap.nii.gz", "r2star_post"),
         ("sub-01_label-WM_mask.nii.gz", "wm_mask"),
         ("sub-01_label-lesion_mask.nii.gz", "lesions"),
+        ("sub-01_label-GM_mask.nii.gz", "gm_mask"),
+        ("sub-01_label-GM_dseg.nii", "gm_mask"),
+        ("sub-01_ses-01_label-candidates_mask.nii.gz", "candidates"),
+        ("sub-01_label-candidates_dseg.nii.gz", "candidates"),
+        ("candidates.nii.gz", "candidates"),
         ("qsm.nii.gz", "qsm"),
         ("t1_post_uspio.nii", "t1_post_uspio"),
         ("sub-01_T1w.nii.gz", None),
@@ -287,3 +293,21 @@ def test_bad_label_files(tmp_path, data, needle):
 def test_gzip_file_that_is_not_nifti(tmp_path):
     (tmp_path / "flair.nii.gz").write_bytes(gzip.compress(b"hello" * 100))
     _raises(tmp_path, "flair.nii.gz")
+
+
+def test_candidates_and_gm_mask_load_as_label_maps_not_measured(tmp_path):
+    write_nifti(tmp_path / "sub-01_FLAIR.nii.gz", _img(), AFF)
+    candidates = np.zeros(SHAPE, np.int16)
+    candidates[1, 2:4, 2:4] = 7
+    write_nifti(tmp_path / "sub-01_label-candidates_dseg.nii.gz", candidates, AFF)
+    gm = np.zeros(SHAPE, np.uint8)
+    gm[:, :3] = 1
+    write_nifti(tmp_path / "sub-01_label-GM_mask.nii.gz", gm, AFF)
+    case = load_case(tmp_path)
+    assert case.roles == ["flair", "gm_mask", "candidates"]
+    assert isinstance(case.volume("candidates"), LabelMap)
+    assert case["candidates"].dtype == np.int16
+    assert case["candidates"].max() == 7
+    assert case.gm_mask.dtype == bool and case.gm_mask.sum() == gm.sum()
+    assert case.wm_mask is None
+    assert "candidates" not in dict(case.measured_maps())

@@ -16,13 +16,14 @@ from napari.layers import Labels
 from ..core.case import Case
 from ..core.lesions import DEFAULT_SHELL_WIDTH_MM, LesionModel, lesion_model
 from ..core.ratings import Ratings
+from ..core.roles import NOT_LESION_ROLES
 from .binding import LabelsBinding
 from .compare import MIRROR_ROLE
 from .overlays import SHELL_ROLE
 
 _BINDINGS: WeakKeyDictionary[Labels, LabelsBinding] = WeakKeyDictionary()
 #: Roles of Labels layers that hold no lesions of their own (a mask, an overlay, a mirror).
-NOT_LESIONS = ("wm_mask", SHELL_ROLE, MIRROR_ROLE)
+NOT_LESIONS = (*NOT_LESION_ROLES, SHELL_ROLE, MIRROR_ROLE)
 
 
 def case_of(layer) -> Case | None:

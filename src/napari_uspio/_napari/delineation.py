@@ -15,6 +15,12 @@ they follow a brush stroke.
   outlined ones, by shape-based interpolation.
 - **3-D brush** (its key toggles it): a drag paints a ball of the brush's diameter
   in mm (Alt + drag erases); the whole drag is one undo step.
+- **Candidates** (a ``candidates`` layer shown, one key each): the candidate under the
+  cursor is accepted (its voxels become a lesion with a new id, one undo step) or
+  rejected; it leaves the proposal layer and :attr:`Delineation.decided` hears it.
+
+A lesions layer that is not editable (a reference delineation to rate) refuses
+every tool with the reason.
 """
 
 from __future__ import annotations
@@ -31,14 +37,19 @@ from ..core.lesions.delineate import (
     interpolate_slices,
     sphere_stroke,
 )
+from ..core.study.sources import accept_candidate
 from .bindings import case_of
 
-__all__ = ["GROW_ROLES", "LEVEL_STEP", "Delineation"]
+__all__ = ["CANDIDATES_ROLE", "GROW_ROLES", "LEVEL_STEP", "Delineation"]
 
 #: How much the threshold keys move the grow level (fraction of click - white matter).
 LEVEL_STEP = 0.05
 #: The roles grown on by default, in order (MS lesions stand out on them).
 GROW_ROLES = ("flair", "t2")
+#: The role of the proposal layer of automatic candidates.
+CANDIDATES_ROLE = "candidates"
+#: Why a tool does nothing on a lesions layer that is not editable.
+NOT_EDITABLE = "painting is off: these lesions are a reference delineation, rate them"
 
 
 class Delineation:
@@ -55,6 +66,9 @@ class Delineation:
         self._click: tuple[Image, tuple[int, int, int], int] | None = None
         self._drawn: tuple[Stroke, np.ndarray] | None = None  # (stroke, old values)
         self._saved: tuple | None = None  # (camera.mouse_pan, layer mode) while a tool is on
+        #: Called ``decided(decision, candidate, lesion)`` as a candidate is accepted
+        #: (lesion: its new id) or rejected (lesion None); a reading session records it.
+        self.decided = None
         self.viewer.mouse_drag_callbacks.append(self._drag)
 
     @property
@@ -69,7 +83,8 @@ class Delineation:
 
     def toggle_grow(self) -> None:
         """Turn the grow tool on or off."""
-        self._switch("grow")
+        if not self._switch("grow"):
+            return
         if self.tool == "grow":
             self.desk.say("Grow: click inside a lesion (, . threshold, Enter accepts, Esc)")
         else:
@@ -77,14 +92,25 @@ class Delineation:
 
     def toggle_brush3d(self) -> None:
         """Turn the 3-D brush on or off (a ball of the brush diameter, in mm)."""
-        self._switch("brush3d")
+        if not self._switch("brush3d"):
+            return
         if self.tool == "brush3d":
             self.desk.say(f"3-D brush: {self.layer.brush_size:g} mm ball (Alt + drag erases)")
         else:
             self.desk.say("3-D brush: off")
 
-    def _switch(self, tool: str) -> None:
+    def refused(self, tool: str) -> bool:
+        """Say why and return True when the lesions layer may not be edited."""
+        if self.layer.editable:
+            return False
+        self.desk.say(f"{tool}: {NOT_EDITABLE}.", ms=6000)
+        return True
+
+    def _switch(self, tool: str) -> bool:
+        """Turn ``tool`` on (or off when on); False when refused."""
         self.cancel()
+        if self.tool is None and self.refused("Grow" if tool == "grow" else "3-D brush"):
+            return False
         camera = self.viewer.scene.camera
         if self.tool is None:
             if self.desk.window_level is not None and self.desk.window_level.active:
@@ -97,6 +123,7 @@ class Delineation:
             self._restore()
         else:
             self.tool = tool
+        return True
 
     def _restore(self) -> None:
         if self._saved is not None:
@@ -219,6 +246,8 @@ class Delineation:
         """Fill the selected lesion's slices between its outlines (one undo step)."""
         self.cancel()
         lesion_id = self.desk.lesion_id
+        if self.refused("Fill between slices"):
+            return
         if lesion_id is None:
             self.desk.say("Fill between slices: select a painted lesion first.")
             return
@@ -233,6 +262,56 @@ class Delineation:
         slices = len(np.unique(stroke.indices[0]))
         volume = stroke.n_voxels * float(np.prod(self._spacing()))
         self.desk.say(f"Lesion {lesion_id}: {slices} slices filled ({volume:.0f} mm3 added)")
+
+    # ---- automatic candidates ----------------------------------------------------------
+
+    def _candidate(self, what: str):
+        """The proposal layer and the candidate id under the cursor (None: said why)."""
+        layer = next(
+            (x for x in self.viewer.layers if x.metadata.get("role") == CANDIDATES_ROLE), None
+        )
+        if layer is None:
+            self.desk.say(f"{what}: this reading has no candidates.")
+            return None
+        voxel = tuple(int(round(c)) for c in layer.world_to_data(self.viewer.cursor.position)[-3:])
+        inside = all(0 <= c < n for c, n in zip(voxel, layer.data.shape, strict=True))
+        candidate = int(layer.data[voxel]) if inside else 0
+        if not candidate:
+            self.desk.say(f"{what}: no candidate under the cursor; point at one.")
+            return None
+        return layer, candidate
+
+    def accept_candidate(self) -> None:
+        """The candidate under the cursor becomes a lesion with a new id (one undo step)."""
+        self.cancel()
+        found = None if self.refused("Accept candidate") else self._candidate("Accept")
+        if found is None:
+            return
+        layer, candidate = found
+        binding = self.desk.binding
+        lesion = binding.ratings.next_free_id(binding.model.ids)
+        indices = accept_candidate(np.asarray(self.layer.data), layer.data, candidate)
+        if not indices[0].size:
+            self.desk.say("Accept: the candidate lies under other lesions only.")
+            return
+        self.layer.data_setitem(indices, lesion)
+        self.layer.selected_label = lesion
+        self._drop(layer, candidate, "accepted", lesion)
+        self.desk.say(f"Candidate accepted: lesion {lesion}")
+
+    def reject_candidate(self) -> None:
+        """Reject the candidate under the cursor (recorded; it leaves the proposal layer)."""
+        self.cancel()
+        found = self._candidate("Reject")
+        if found is not None:
+            self._drop(*found, "rejected", None)
+            self.desk.say("Candidate rejected")
+
+    def _drop(self, layer, candidate: int, decision: str, lesion: int | None) -> None:
+        layer.data[layer.data == candidate] = 0
+        layer.refresh()
+        if self.decided is not None:
+            self.decided(decision, candidate, lesion)
 
     # ---- the 3-D brush -----------------------------------------------------------------
 

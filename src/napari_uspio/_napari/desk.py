@@ -275,6 +275,8 @@ class ReadingDesk:
 
     def new_lesion(self) -> None:
         """Select a lesion id never rated in this reading, in paint mode."""
+        if self.tools.refused("New lesion"):
+            return
         lesion_id = self.binding.ratings.next_free_id(self.binding.model.ids)
         self.layer.selected_label = lesion_id
         self.layer.mode = "paint"

@@ -68,6 +68,10 @@ def create_layers(specs: list[LayerData]) -> list[Layer]:
     """The layers of layer tuples; a deferred map is computed when first shown."""
     layers = [Layer.create(*spec) for spec in specs]
     for layer in layers:
+        if layer.metadata.get("read_only"):
+            layer.editable = False
+        if "contour" in layer.metadata:  # not a Labels constructor argument in napari 0.9
+            layer.contour = layer.metadata["contour"]
         if "deferred" in layer.metadata:
             layer.events.visible.connect(lambda _event, layer=layer: fill_deferred(layer))
     return layers
@@ -137,7 +141,7 @@ def swap_layer(layer: Layer, data, kwargs: dict[str, Any]) -> None:
     fill_deferred(layer)  # shown in the case before: computed for this one too
     if isinstance(layer, Labels):  # napari keeps the history across data; clear it
         layer.editable = False  # (napari's public way: non-editable drops the history)
-        layer.editable = True
+        layer.editable = not layer.metadata.get("read_only", False)
 
 
 def case_layers(case: Case, defer: bool = True) -> list[LayerData]:
@@ -153,4 +157,8 @@ def case_layers(case: Case, defer: bool = True) -> list[LayerData]:
         kw = {"name": "wm_mask", "visible": False, "opacity": 0.3, "metadata": meta}
         data = wm if binary else (wm > 0).astype(np.uint8)  # a 0/1 mask is shown, not copied
         extra.append((data, kw | placement(case.grid), "labels"))
+    if "candidates" in case.volumes:  # a proposal, outlined, never painted on
+        meta = {"role": "candidates", "grid": case.grid, "case": case, "read_only": True}
+        kw = {"name": "candidates", "opacity": 0.8, "metadata": meta | {"contour": 1}}
+        extra.append((case["candidates"], kw | placement(case.grid), "labels"))
     return image_layers(case, defer) + extra + [labels_layer(case)]

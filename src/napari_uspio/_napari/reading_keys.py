@@ -55,6 +55,8 @@ DESK_KEYS: tuple[ReadingKey, ...] = (
     ReadingKey("Escape", "tools.cancel", (), "grow: cancel the preview"),
     ReadingKey("Shift+L", "tools.fill_between", (), "fill the selected lesion between its slices"),
     ReadingKey("Shift+M", "tools.toggle_brush3d", (), "3-D brush on / off (Alt + drag erases)"),
+    ReadingKey("Shift+Y", "tools.accept_candidate", (), "accept the candidate under the cursor"),
+    ReadingKey("Shift+N", "tools.reject_candidate", (), "reject the candidate under the cursor"),
 )
 
 

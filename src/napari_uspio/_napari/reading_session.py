@@ -18,6 +18,7 @@ from napari.layers import Layer
 from ..core.study.autosave import Autosave
 from ..core.study.order import OrderEntry
 from ..core.study.session import Reading, StudySession
+from ..core.study.sources import pending_candidates, record_acceptance, record_rejection
 from ..core.study.store import StudyStore
 from .binding import LabelsBinding
 from .bindings import bind
@@ -110,6 +111,9 @@ class ReadingSession:
                 continue
             if kwargs["name"] == "lesions":
                 data, kwargs = reading.labels, {**kwargs, "name": self.LESIONS_LAYER}
+            elif kwargs["name"] == "candidates":  # those the reader has not decided yet
+                code = reading.entry.code
+                data = pending_candidates(self.store, self.reader, code, data, reading.labels)
             kwargs["metadata"] = {**kwargs["metadata"], "study_code": reading.entry.code}
             shown.append((data, kwargs, kind))
         reuse = [layer.name for layer in self.layers] == [kw["name"] for _, kw, _ in shown]
@@ -130,12 +134,24 @@ class ReadingSession:
             reading.ratings,
             model=reading.model,
         )
+        self.layers[-1].editable = self.core.study.editable  # a reference to rate: no paint
         for layer in added:
             viewer.add_layer(layer)
         viewer.title = f"napari-uspio — case {reading.entry.code}"
         set_radiological_view(viewer)
         viewer.reset_view()
         desk_for(viewer).bind(self.binding)
+        desk_for(viewer).tools.decided = self._record_candidate
+        if not self.core.study.editable:
+            desk_for(viewer).say("Reference lesions: rate them (painting is off in this study)")
+
+    def _record_candidate(self, decision: str, candidate: int, lesion: int | None) -> None:
+        """Audit a candidate accepted (its stroke is journaled already) or rejected."""
+        code = self.entry.code
+        if decision == "accepted":
+            record_acceptance(self.store, self.reader, code, candidate, lesion)
+        else:
+            record_rejection(self.store, self.reader, code, candidate)
 
     def close_case(self, viewer) -> None:
         """Close the reading (everything is saved already) and remove its layers."""

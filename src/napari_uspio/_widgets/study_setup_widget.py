@@ -8,6 +8,8 @@ readers' screens.
 from __future__ import annotations
 
 from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QGridLayout,
     QLabel,
     QLineEdit,
@@ -20,7 +22,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.adjudication.status import status_lines
-from ..core.study.manifest import init_study, load_study
+from ..core.study.manifest import LESION_SOURCES, init_study, load_study
 from ..core.study.pins import reset_pin
 from ..core.study.records import StudyError, parse_ids
 from ..core.volume import CaseError
@@ -46,6 +48,14 @@ class StudySetupWidget(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setPrefix("seed ")
+        self.lesion_source = QComboBox()
+        self.lesion_source.addItems(list(LESION_SOURCES))
+        self.lesion_source.setToolTip(
+            "reader: each reader paints; reference: readers rate the case's lesions map; "
+            "candidates: the case's candidates are proposed to accept or reject"
+        )
+        self.reference_editable = QCheckBox("reference editable")
+        self.reference_editable.setToolTip("reference studies: readers may edit the lesions")
         self.create_button = QPushButton("Create study")
         self.create_button.clicked.connect(self.create_study)
         self.pin_reader = QLineEdit()
@@ -72,6 +82,7 @@ class StudySetupWidget(QWidget):
             ("Cases", self.cases_dir, self._browse_button(self.cases_dir, "Folder of cases")),
             ("Readers", self.reader_ids, None),
             ("Adjudicators", self.adjudicator_ids, None),
+            ("Lesions", self.lesion_source, self.reference_editable),
             ("", self.seed, self.create_button),
             ("PIN of", self.pin_reader, self.reset_pin_button),
         )
@@ -106,10 +117,13 @@ class StudySetupWidget(QWidget):
                 readers,
                 seed=self.seed.value(),
                 adjudicators=parse_ids(self.adjudicator_ids.text()),
+                lesion_source=self.lesion_source.currentText(),
+                reference_editable=self.reference_editable.isChecked(),
             )
             self.state.setText(
                 f"Study created: {len(study.cases)} cases, readers {', '.join(readers)}, "
-                f"seed {study.seed}. Readers can sign in (each chooses a PIN)."
+                f"seed {study.seed}, lesions: {study.lesion_source}. Readers can sign in "
+                "(each chooses a PIN)."
             )
 
         self._run(go)

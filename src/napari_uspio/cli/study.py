@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.study.manifest import LESION_SOURCES
 from ..core.study.records import parse_ids
 from ..core.volume import CaseError
 
@@ -34,11 +35,13 @@ def _init(args: argparse.Namespace) -> int:
         shell_width_mm=args.shell_width_mm,
         shown_roles=parse_ids(args.roles or ""),
         on_skip=skipped,
+        lesion_source=args.lesions,
+        reference_editable=args.reference_editable,
     )
     readers = ", ".join(f"{r.id} ({r.role})" for r in study.readers)
     sys.stdout.write(
         f"study created in {study.folder}: {len(study.cases)} cases, readers {readers}, "
-        f"seed {study.seed}\n"
+        f"seed {study.seed}, lesions: {study.lesion_source}\n"
     )
     return 0
 
@@ -180,6 +183,18 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     )
     i.add_argument("--shell-width-mm", type=float, default=3.0, help="NAWM shell width (mm)")
     i.add_argument("--roles", help="image roles shown to readers, comma-separated (default: all)")
+    i.add_argument(
+        "--lesions",
+        choices=list(LESION_SOURCES),
+        default="reader",
+        help="where lesions come from: each reader paints (reader), every reading starts "
+        "from the case's lesions map (reference), or the case's candidates are proposed",
+    )
+    i.add_argument(
+        "--reference-editable",
+        action="store_true",
+        help="reference studies: readers may edit the reference (journaled, reported)",
+    )
     i.set_defaults(run=_guarded(_init))
 
     s = sub.add_parser("status", help="progress per reader: cases done of N, time")

@@ -117,6 +117,11 @@ class Case:
         """The white-matter mask as bool, or None."""
         return self["wm_mask"] > 0 if "wm_mask" in self.volumes else None
 
+    @property
+    def gm_mask(self) -> np.ndarray | None:
+        """The grey-matter mask as bool, or None."""
+        return self["gm_mask"] > 0 if "gm_mask" in self.volumes else None
+
     def read_labels(self, path: str | Path) -> LabelMap:
         """Read a label map and check it lies on this case's grid (the error names both)."""
         labels = LabelMap.from_file(path, "lesions")

@@ -31,7 +31,9 @@ IMAGE_ROLES: tuple[str, ...] = (
 #: The role shown (and read) first when a case opens: lesions are delineated on FLAIR.
 FIRST_SHOWN: tuple[str, ...] = ("flair", "t2", "t1_post_uspio", "t1_post_gd", "qsm")
 #: Roles holding masks / label maps rather than intensities.
-MASK_ROLES: tuple[str, ...] = ("wm_mask", "lesions")
+MASK_ROLES: tuple[str, ...] = ("wm_mask", "gm_mask", "candidates", "lesions")
+#: Optional label maps that hold no lesions: tissue masks and automatic lesion candidates.
+NOT_LESION_ROLES: tuple[str, ...] = ("wm_mask", "gm_mask", "candidates")
 ROLES: tuple[str, ...] = IMAGE_ROLES + MASK_ROLES
 
 #: Derived maps: name -> (roles it needs, how it is computed).
@@ -70,6 +72,8 @@ NAME_PATTERNS: dict[str, tuple[str, ...]] = {
     "r2star": ("acq-preuspio_r2starmap", "r2starmap"),
     "r2star_post": ("acq-postuspio_r2starmap",),
     "wm_mask": ("label-wm_mask", "label-wm_dseg"),
+    "gm_mask": ("label-gm_mask", "label-gm_dseg"),
+    "candidates": ("label-candidates_mask", "label-candidates_dseg"),
     "lesions": ("label-lesion_mask", "label-lesion_dseg", "label-lesions_mask"),
 }
 
@@ -140,6 +144,7 @@ DISPLAY: dict[str, DisplayHint] = {
     "gd_diff": DisplayHint("PiYG"),
     "uspio_diff": DisplayHint("PiYG"),
     "wm_mask": DisplayHint("gray", (0.0, 1.0)),
+    "gm_mask": DisplayHint("gray", (0.0, 1.0)),
 }
 
 #: Roles shown with a window symmetric around 0 (signed maps).

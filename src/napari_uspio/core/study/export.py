@@ -21,8 +21,10 @@ reading. Tables are those of :func:`~napari_uspio.core.export.reading_table`
 and :func:`~napari_uspio.core.export.summary_table` (``case`` is the case
 id), with the study columns ``code`` (shown to the reader), ``repeat``,
 ``status`` and ``reading_s`` (seconds spent on the lesion, or on the case in
-the summary) at the end. The CSV conventions are those of the single reading
-export (read them with :func:`~napari_uspio.core.export.read_lesions_csv`).
+the summary) at the end, after the columns of the study's lesion source
+(:data:`~.sources.LESION_COLUMNS`, :data:`~.sources.SUMMARY_COLUMNS`). The CSV
+conventions are those of the single reading export (read them with
+:func:`~napari_uspio.core.export.read_lesions_csv`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ..lesions import lesion_model
 from ..provenance import file_hashes, now_iso, sha256_file, software, to_json
 from ..ratings import Ratings, rating_columns
 from .manifest import Study, load_study
+from .sources import source_columns
 from .store import StudyStore
 
 __all__ = ["concat_rows", "export_study"]
@@ -151,6 +154,12 @@ def _export_reading(folder, study: Study, store: StudyStore, case: Case, reader,
     summary = written.summary.assign(case=entry.case_id)
     times = store.lesion_times(reader, entry.code)
     seconds = [times.get(int(i), 0.0) for i in lesions["lesion"]]
+    extra = source_columns(
+        study.lesion_source, store, reader, entry.code, case, labels, lesions["lesion"]
+    )
+    for frame, columns in zip((lesions, summary), extra, strict=True):
+        for column, values in columns.items():
+            frame[column] = values
     for frame, secs in ((lesions, seconds), (summary, [state.seconds_spent])):
         frame["code"] = entry.code
         frame["repeat"] = bool(entry.repeat)
@@ -231,6 +240,8 @@ def _provenance(study: Study, orders, states, out: Path, files: list[Path]) -> d
             "shell_width_mm": study.shell_width_mm,
             "repeat_fraction": study.repeat_fraction,
             "shown_roles": list(study.shown_roles),
+            "lesions": study.lesion_source,
+            "reference_editable": study.reference_editable,
             "created_at": study.created_at,
             "cases": {cid: str(study.case_folder(cid)) for cid in study.cases},
         },

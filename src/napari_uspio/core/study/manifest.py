@@ -10,6 +10,8 @@ A study folder holds ``study.toml`` (written once by :func:`init_study`, read by
     shell_width_mm = 3.0
     repeat_fraction = 0.1
     shown_roles = []          # image roles shown to readers; empty: every role a case has
+    lesions = "reader"        # lesion source: "reader", "reference" or "candidates"
+    reference_editable = false  # reference studies: may readers edit the reference?
 
     [[readers]]
     id = "r1"
@@ -22,6 +24,12 @@ A study folder holds ``study.toml`` (written once by :func:`init_study`, read by
 Each reader's order (:func:`~.order.reading_order` of the case ids, the reader
 id and the seed; adjudicators read every case once, no repeats) is stored in
 the store when the study is created and never changes afterwards.
+
+The lesion source (:data:`LESION_SOURCES`) says where a reading's lesions come
+from: ``reader``, each reader paints from an empty map; ``reference``, every
+reading starts from the case's ``lesions`` map (shared ids; readers rate it);
+``candidates``, the case's ``candidates`` map is proposed and the reader accepts,
+rejects or paints their own (:mod:`.sources`).
 """
 
 from __future__ import annotations
@@ -47,7 +55,15 @@ from .records import READER_ROLES, StudyError
 from .sqlite import STORE_NAME, SQLiteStore
 from .store import StudyStore
 
-__all__ = ["MANIFEST_NAME", "Reader", "Study", "find_cases", "init_study", "load_study"]
+__all__ = [
+    "LESION_SOURCES",
+    "MANIFEST_NAME",
+    "Reader",
+    "Study",
+    "find_cases",
+    "init_study",
+    "load_study",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +73,12 @@ FORMAT_VERSION = 1
 #: Reader ids: a letter or digit, then letters, digits, ``.``, ``_`` or ``-`` (file-name safe).
 READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _UNSAFE_CASE_ID = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+#: Where a reading's lesions come from -> the case role it needs (None: none).
+LESION_SOURCES: dict[str, str | None] = {
+    "reader": None,
+    "reference": "lesions",
+    "candidates": "candidates",
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,13 @@ class Study:
     repeat_fraction: float = 0.0
     shown_roles: tuple[str, ...] = ()
     created_at: str | None = None
+    lesion_source: str = "reader"
+    reference_editable: bool = False
+
+    @property
+    def editable(self) -> bool:
+        """Whether readers may paint (every source but a reference not editable)."""
+        return self.lesion_source != "reference" or self.reference_editable
 
     @property
     def manifest_path(self) -> Path:
@@ -145,13 +174,16 @@ def init_study(
     shell_width_mm: float = DEFAULT_SHELL_WIDTH_MM,
     shown_roles: Iterable[str] = (),
     on_skip: Callable[[str, str], None] | None = None,
+    lesion_source: str = "reader",
+    reference_editable: bool = False,
 ) -> Study:
     """Create a study: write the store with every reader's order, then ``study.toml``.
 
     Every subfolder of ``cases_dir`` that is a case (:func:`find_cases`) is
     in the study; the others are passed to ``on_skip(name, reason)`` (default:
     logged). ``seed`` None draws one (recorded in the manifest). Refused if
-    ``study_dir`` already holds a study or a store.
+    ``study_dir`` already holds a study or a store, or if ``lesion_source``
+    needs a role (``lesions``, ``candidates``) that a case lacks.
     """
     study_dir = Path(study_dir)
     for name in (MANIFEST_NAME, STORE_NAME):
@@ -175,6 +207,7 @@ def init_study(
         (on_skip or _log_skip)(name, why)
     if not found:
         raise StudyError(f"{cases_dir}: no case folder found among its subfolders.")
+    _check_source(lesion_source, found)
     study_dir.mkdir(parents=True, exist_ok=True)
     study = Study(
         folder=study_dir.resolve(),
@@ -185,6 +218,8 @@ def init_study(
         repeat_fraction=float(repeat_fraction),
         shown_roles=roles,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        lesion_source=lesion_source,
+        reference_editable=bool(reference_editable),
     )
     with SQLiteStore(study_dir / STORE_NAME, create=True) as store:
         for reader in study.readers:
@@ -192,7 +227,8 @@ def init_study(
         store.record(
             "init study",
             detail=f"seed {study.seed}, {len(found)} cases, readers "
-            + ", ".join(f"{r.id} ({r.role})" for r in study.readers),
+            + ", ".join(f"{r.id} ({r.role})" for r in study.readers)
+            + f"; lesions: {lesion_source}",
         )
     write_text(study.manifest_path, _to_toml(study))
     return study
@@ -227,10 +263,17 @@ def load_study(study_dir: str | Path) -> Study:
             repeat_fraction=float(data.get("repeat_fraction", 0.0)),
             shown_roles=tuple(str(r) for r in data.get("shown_roles", ())),
             created_at=data.get("created_at"),
+            lesion_source=str(data.get("lesions", "reader")),
+            reference_editable=bool(data.get("reference_editable", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"{path}: missing or malformed entry ({exc!r}).") from exc
     _check_readers(list(study.readers), where=f"{path}: ")
+    if study.lesion_source not in LESION_SOURCES:
+        raise StudyError(
+            f"{path}: lesions = {study.lesion_source!r} is not one of "
+            f"{', '.join(LESION_SOURCES)}. Fix: correct the entry."
+        )
     return study
 
 
@@ -257,6 +300,21 @@ def _check_readers(readers: list[Reader], where: str = "") -> None:
         if reader.id in seen:
             raise StudyError(f"{where}reader id {reader.id!r} is given twice")
         seen.add(reader.id)
+
+
+def _check_source(source: str, cases: Mapping[str, Path]) -> None:
+    if source not in LESION_SOURCES:
+        raise StudyError(f"lesion source {source!r}: use one of {', '.join(LESION_SOURCES)}")
+    role = LESION_SOURCES[source]
+    lacking = [
+        cid for cid, folder in cases.items() if role and role not in find_case_files(folder)
+    ]
+    if lacking:
+        shown = ", ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else "")
+        raise StudyError(
+            f"a {source} study needs a {role!r} map in every case; {len(lacking)} case(s) "
+            f"have none ({shown}). Fix: add the {role} files, or choose another lesion source."
+        )
 
 
 def _relative(folder: Path, base: Path) -> str:
@@ -287,6 +345,8 @@ def _to_toml(study: Study) -> str:
         "shell_width_mm": study.shell_width_mm,
         "repeat_fraction": study.repeat_fraction,
         "shown_roles": list(study.shown_roles),
+        "lesions": study.lesion_source,
+        "reference_editable": study.reference_editable,
     }
     lines = [
         "# napari-uspio study. Each reader's order is stored in study.sqlite when the study",

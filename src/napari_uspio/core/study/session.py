@@ -35,6 +35,7 @@ from .order import OrderEntry
 from .pins import hash_pin, pin_matches
 from .prefetch import CasePrefetch
 from .records import StudyError
+from .sources import start_reading
 
 __all__ = ["LABEL_DTYPE", "UNREADABLE", "Reading", "StudySession"]
 
@@ -140,6 +141,8 @@ class StudySession:
 
     def shows(self, name: str) -> bool:
         """Whether the study shows a map: its role, or the roles a derived map needs."""
+        if name == "candidates":  # proposals only where the study proposes them
+            return self.study.lesion_source == "candidates"
         shown = self.study.shown_roles
         if not shown or name in ("lesions", "wm_mask") or name in shown:
             return True
@@ -171,12 +174,14 @@ class StudySession:
         """Open a reading (closing the one open): case, saved labels and ratings, autosave.
 
         The case (``case``, or :meth:`load`) is at hand first: a case that cannot
-        be read leaves the open reading as it was. Then the reader's following
-        case is prefetched on a background thread.
+        be read leaves the open reading as it was. A reference study's reading
+        starts from the case's ``lesions`` map (:mod:`.sources`). Then the
+        reader's following case is prefetched on a background thread.
         """
         case = case if case is not None else self.load(entry)
         self.close_reading()
         self.store.open_case(self.reader, entry.code)
+        start_reading(self.store, self.reader, entry.code, case, self.study.lesion_source)
         labels = self.store.labels(self.reader, entry.code, case.grid.shape, LABEL_DTYPE)
         ratings = Ratings(self.store.ratings(self.reader, entry.code))
         model = lesion_model(case, labels, self.study.shell_width_mm)
