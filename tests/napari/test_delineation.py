@@ -79,7 +79,7 @@ def test_grow_a_lesion_by_key_and_click_accept_it_as_one_journaled_undo_step(rea
     _mouse(viewer, "press", _centre_world(layer, truth == 1))
     _mouse(viewer, "release", _centre_world(layer, truth == 1))
     preview = np.asarray(layer.data) == 1
-    assert preview.any() and "preview" in desk.message
+    assert preview.any() and "Enter accepts" in desk.message
     assert 1 not in session.binding.model.ids and _journaled(session) == strokes  # not yet
     _type(qtbot, viewer, ".")  # a higher threshold: a smaller lesion
     higher = np.asarray(layer.data) == 1

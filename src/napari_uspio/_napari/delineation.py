@@ -197,8 +197,8 @@ class Delineation:
         self._draw(grown.stroke)
         role = image.metadata.get("role", image.name)
         self.desk.say(
-            f"Lesion {label} preview on {role}: threshold {grown.threshold:.4g} "
-            f"(level {self.level:.2f}); Enter accepts, Esc cancels"
+            f"Lesion {label} on {role} (threshold {grown.threshold:.4g}): "
+            "Enter accepts, Esc cancels"
         )
         return grown
 

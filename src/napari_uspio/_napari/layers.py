@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from napari.layers import Labels, Layer
+from napari.utils.colormaps import DirectLabelColormap
 
 from ..core.case import Case
 from ..core.display import case_windows
@@ -62,6 +63,10 @@ def deferrable(case: Case, name: str) -> bool:
 def placeholder(shape: tuple[int, ...]) -> np.ndarray:
     """Zeros of a shape in no memory (one float broadcast): a map not computed yet."""
     return np.broadcast_to(np.zeros((), np.float32), shape)
+
+
+#: The one colour of every automatic candidate (lesions have a colour each).
+CANDIDATE_COLOUR = "#ff40ff"
 
 
 def create_layers(specs: list[LayerData]) -> list[Layer]:
@@ -159,6 +164,7 @@ def case_layers(case: Case, defer: bool = True) -> list[LayerData]:
         extra.append((data, kw | placement(case.grid), "labels"))
     if "candidates" in case.volumes:  # a proposal, outlined, never painted on
         meta = {"role": "candidates", "grid": case.grid, "case": case, "read_only": True}
-        kw = {"name": "candidates", "opacity": 0.8, "metadata": meta | {"contour": 1}}
+        kw = {"name": "candidates", "opacity": 0.9, "metadata": meta | {"contour": 1}}
+        kw["colormap"] = DirectLabelColormap(color_dict={None: CANDIDATE_COLOUR, 0: "transparent"})
         extra.append((case["candidates"], kw | placement(case.grid), "labels"))
     return image_layers(case, defer) + extra + [labels_layer(case)]
