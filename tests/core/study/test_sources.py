@@ -174,3 +174,35 @@ def test_a_reader_study_never_shows_candidates(source_cases, tmp_path):
     reading = session.open(session.next_entry())
     assert not session.shows("candidates") and not reading.labels.any()
     session.close()
+
+
+def test_a_reference_study_groups_lesions_by_id_and_disputes_only_ratings(source_cases, tmp_path):
+    from napari_uspio.core.adjudication.queue import adjudication_queue
+    from napari_uspio.core.agreement.readings import study_readings
+
+    study = init_study(
+        tmp_path / "s",
+        source_cases,
+        ["r1", "r2"],
+        adjudicators=["adj"],
+        seed=3,
+        lesion_source="reference",
+    )
+    for reader, gd in (("r1", "shell"), ("r2", "nodular")):
+        session = StudySession(study.folder, reader, prefetch=False)
+        while (entry := session.next_entry()) is not None:
+            reading = session.open(entry)
+            for k, lesion in enumerate(sorted(reading.model.ids)):  # the first one disputed
+                value = gd if k == 0 else "none"
+                reading.ratings.set(lesion, gd=value, uspio="none", qsm_rim="absent")
+            session.mark_done()
+        session.close()
+    with study.open_store() as store:
+        for cr in study_readings(study, store):
+            ids = sorted(int(i) for i in np.unique(np.asarray(cr.readings["r1"].labels)) if i)
+            assert cr.groups == [{"r1": i, "r2": i} for i in ids]  # one group per shared id
+        ready, waiting = adjudication_queue(study, store, "adj")
+    assert not waiting and len(ready) == len(study.cases)
+    for ca in ready:
+        disputed = [item for item in ca.items if not item.agreed]
+        assert len(disputed) == 1 and not disputed[0].detection_disputed

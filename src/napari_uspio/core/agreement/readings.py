@@ -4,7 +4,9 @@
 the label map and ratings of every reader (role ``reader``; adjudicators are
 left out) who marked their first reading of the case **done**, the groups of
 matched lesions (:func:`~.matching.group_lesions`, readers in sorted id
-order, so a group's *item* number is reproducible), and each reader's repeated
+order, so a group's *item* number is reproducible; in a ``reference`` study,
+where every reader rates the same lesion ids, one group per id:
+:func:`groups_by_id`), and each reader's repeated
 reading of the case if it is done (for intra-reader agreement). Readings not
 marked done are not final and are left out; a reader without a done reading
 of a case is *missing* for it (never counted as "no lesion").
@@ -126,9 +128,19 @@ def case_readings(
         return Reading(code, labels, Ratings(store.ratings(reader, code)))
 
     readings = {r: reading(r, False) for r in firsts}
-    groups = group_lesions({r: x.labels for r, x in readings.items()}, min_dice)
+    if study.lesion_source == "reference":  # shared ids: the same id is the same lesion
+        groups = groups_by_id({r: x.lesion_ids() for r, x in readings.items()})
+    else:
+        groups = group_lesions({r: x.labels for r, x in readings.items()}, min_dice)
     repeats = {r: reading(r, True) for r in firsts if (r, case_id, True) in done}
     return CaseReadings(case_id, case, readings, groups, repeats, grid)
+
+
+def groups_by_id(ids: dict[str, list[int]]) -> list[dict[str, int | None]]:
+    """Lesion groups of readers sharing lesion ids (a reference study): one group per id."""
+    every = sorted({i for found in ids.values() for i in found})
+    present = {r: set(found) for r, found in ids.items()}
+    return [{r: (i if i in present[r] else None) for r in ids} for i in every]
 
 
 def study_readings(
