@@ -2,10 +2,26 @@
 
 - :func:`~.simulate.simulate_study`: phantom cases and a study read through the
   store by :class:`~.simulate.SimulatedReader` s with controlled disagreements;
+- :func:`~.simulate.read_study`: the same readers on a study already made (a
+  reference study of a phantom cohort, say);
 - :func:`~.simulate.truth_rating` and :func:`~.simulate.ratings_from_truth`: a
   scripted reader typing the phantom's truth.
 """
 
-from .simulate import SimulatedReader, ratings_from_truth, simulate_study, truth_rating
+from .simulate import (
+    SimulatedReader,
+    demo_readers,
+    ratings_from_truth,
+    read_study,
+    simulate_study,
+    truth_rating,
+)
 
-__all__ = ["SimulatedReader", "ratings_from_truth", "simulate_study", "truth_rating"]
+__all__ = [
+    "SimulatedReader",
+    "demo_readers",
+    "ratings_from_truth",
+    "read_study",
+    "simulate_study",
+    "truth_rating",
+]

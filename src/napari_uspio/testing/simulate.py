@@ -21,9 +21,17 @@ import numpy as np
 from ..core.case import load_case
 from ..core.ratings import Ratings
 from ..core.study.manifest import Study, init_study
+from ..core.study.sources import start_reading
 from ..phantom import TRUTH_CSV, TRUTH_DIR, TRUTH_LABELS, make_phantom, phantom_truth
 
-__all__ = ["SimulatedReader", "ratings_from_truth", "simulate_study", "truth_rating"]
+__all__ = [
+    "SimulatedReader",
+    "demo_readers",
+    "ratings_from_truth",
+    "read_study",
+    "simulate_study",
+    "truth_rating",
+]
 
 Key = tuple[str, int]  # (case id, truth lesion id)
 _RATED = ("gd", "uspio", "qsm_rim", "central_vein", "overlap")
@@ -61,7 +69,7 @@ def ratings_from_truth(truth) -> Ratings:
     return ratings
 
 
-def _demo_readers(case_ids: list[str]) -> list[SimulatedReader]:
+def demo_readers(case_ids: list[str]) -> list[SimulatedReader]:
     """The default readers r1, r2, r3 and their disagreements.
 
     r1 reads the truth; r2 calls lesion 1 (ring-like) focal in every case; r3 misses
@@ -92,7 +100,7 @@ def simulate_study(
 ) -> Study:
     """Write ``n_cases`` phantoms into ``cases_dir``, a study into ``study_dir``, and read it.
 
-    ``readers`` default: r1, r2, r3 with the disagreements of ``_demo_readers``. Phantom
+    ``readers`` default: r1, r2, r3 with the disagreements of :func:`demo_readers`. Phantom
     ``k`` (1-based) has seed ``k`` and folder ``sub-{k:02d}``. Returns the study.
     """
     cases_dir = Path(cases_dir)
@@ -100,7 +108,7 @@ def simulate_study(
     for k, case_id in enumerate(case_ids, start=1):
         if not (cases_dir / case_id / TRUTH_DIR / TRUTH_CSV).is_file():
             make_phantom(cases_dir / case_id, seed=k, shape_xyz=shape_xyz, n_lesions=n_lesions)
-    readers = list(_demo_readers(case_ids) if readers is None else readers)
+    readers = list(demo_readers(case_ids) if readers is None else readers)
     study = init_study(
         study_dir,
         cases_dir,
@@ -109,8 +117,20 @@ def simulate_study(
         repeat_fraction=repeat_fraction,
         adjudicators=adjudicators,
     )
+    return read_study(study, readers)
+
+
+def read_study(study: Study, readers: Iterable[SimulatedReader]) -> Study:
+    """Let each simulated reader read every case of their order, through the store.
+
+    Each case needs the phantom's truth (``truth/``). In a ``reference`` study the
+    reading starts from the case's reference map, as in the GUI, and the reader only
+    rates (a *miss* is a lesion left unrated); otherwise the reader paints the truth.
+    """
+    readers = list(readers)
+    reference = study.lesion_source == "reference"
     with study.open_store() as store:
-        for case_id in case_ids:
+        for case_id in study.cases:
             folder = study.case_folder(case_id)
             case = load_case(folder)
             truth = case.read_labels(folder / TRUTH_DIR / TRUTH_LABELS).data
@@ -123,6 +143,7 @@ def simulate_study(
                     if entry.repeat and reader.repeat_changes is not None:
                         changes = reader.repeat_changes
                     store.open_case(reader.id, entry.code)
+                    start_reading(store, reader.id, entry.code, case, study.lesion_source)
                     for lesion, row in table.iterrows():
                         key = (case_id, int(lesion))
                         if key in reader.misses:
@@ -130,7 +151,8 @@ def simulate_study(
                         flat = np.flatnonzero(truth == lesion)
                         if not flat.size:
                             continue
-                        store.append_stroke(reader.id, entry.code, flat, int(lesion))
+                        if not reference:
+                            store.append_stroke(reader.id, entry.code, flat, int(lesion))
                         rating = {**truth_rating(row), **changes.get(key, {})}
                         store.set_rating(reader.id, entry.code, int(lesion), rating)
                     if reader.done:
