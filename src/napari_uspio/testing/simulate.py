@@ -117,11 +117,13 @@ def simulate_study(
         repeat_fraction=repeat_fraction,
         adjudicators=adjudicators,
     )
-    return read_study(study, readers)
+    return read_study(study, readers, case_ids)
 
 
-def read_study(study: Study, readers: Iterable[SimulatedReader]) -> Study:
-    """Let each simulated reader read every case of their order, through the store.
+def read_study(
+    study: Study, readers: Iterable[SimulatedReader], case_ids: Iterable[str] | None = None
+) -> Study:
+    """Let each simulated reader read the cases (default: all) of their order, via the store.
 
     Each case needs the phantom's truth (``truth/``). In a ``reference`` study the
     reading starts from the case's reference map, as in the GUI, and the reader only
@@ -130,7 +132,7 @@ def read_study(study: Study, readers: Iterable[SimulatedReader]) -> Study:
     readers = list(readers)
     reference = study.lesion_source == "reference"
     with study.open_store() as store:
-        for case_id in study.cases:
+        for case_id in study.cases if case_ids is None else case_ids:
             folder = study.case_folder(case_id)
             case = load_case(folder)
             truth = case.read_labels(folder / TRUTH_DIR / TRUTH_LABELS).data

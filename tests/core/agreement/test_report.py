@@ -339,7 +339,8 @@ def test_widget_computes_shows_and_writes_the_report(
     assert len(rows) == widget.table.rowCount()  # (measure, readers) names a row
     for row in agreement.kappa.itertuples(index=False):
         shown = rows[f"{spec.derived_or_rating(row.field).short} κ", row.readers]
-        assert shown[2] == format_ci(row.kappa, row.low, row.high, reason=row.reason)
+        why = {"reason": row.reason, "ci_reason": row.ci_reason}
+        assert shown[2] == format_ci(row.kappa, row.low, row.high, **why)
         assert shown[3] == f"{100 * row.percent_agreement:.0f} %"
         assert shown[4] == str(row.n)
     for row in agreement.detection.itertuples(index=False):
@@ -349,8 +350,12 @@ def test_widget_computes_shows_and_writes_the_report(
         icc["estimate"], icc["low"], icc["high"]
     )
     intra = agreement.intra.set_index(["reader", "field"])
-    assert len(intra) and rows["Intra Gd κ", "r1"][2] == format_ci(
-        *intra.loc[("r1", "gd"), ["kappa", "low", "high"]]
+    gd = intra.loc[("r1", "gd")]
+    assert rows["Intra Gd κ", "r1"][2] == format_ci(
+        gd["kappa"], gd["low"], gd["high"], ci_reason=gd["ci_reason"]
+    )
+    assert rows["Intra Gd κ", "r1"][2].endswith(
+        "(no interval: one patient only: a cluster bootstrap needs at least 2 patients)"
     )
     assert "readers r1, r2, r3" in widget.status.text()
 

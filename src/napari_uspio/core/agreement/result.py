@@ -5,10 +5,12 @@
 by :func:`napari_uspio.core.agreement.report.write_report`. Every table is a
 ``pandas.DataFrame`` with the columns listed below; ``readers`` is
 ``"r1 vs r2"`` for a pair and ``"all"`` for every reader together; ``low`` /
-``high`` are the 95 % seeded percentile bootstrap bounds (``NaN`` when the
-statistic is undefined on every resample). ``reason`` says in words why the
-row's statistic is undefined (``NaN``), e.g. "no between-case variance: every
-case has the same mean count"; it is None (an empty CSV cell) when it is defined.
+``high`` are the 95 % seeded percentile cluster bootstrap bounds, resampling
+patients (``NaN`` when the statistic has one patient only, or is undefined on
+every resample). ``reason`` says in words why the row's statistic is undefined
+(``NaN``), e.g. "no between-case variance: every case has the same mean
+count"; ``ci_reason`` why a defined statistic has no interval, e.g. "one
+patient only: ..."; each is None (an empty CSV cell) otherwise.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ DETECTION_COLUMNS = (
     "ppv",  # matched / n_b
     "f1",  # 2 matched / (n_a + n_b)
     "f1_low",
-    "f1_high",  # bootstrap over cases
+    "f1_high",  # cluster bootstrap over patients (their cases)
     "voxel_dice_mean",  # mean over cases of the per-case voxel Dice
     "reason",  # why F1, sensitivity or PPV is undefined (None: defined)
+    "ci_reason",  # why F1 has no interval (None: it has one, or F1 is undefined)
 )
 #: Per case and reader pair: Dice of the whole lesion masks.
 VOXEL_DICE_COLUMNS = ("case", "reader_a", "reader_b", "dice")
@@ -57,6 +60,7 @@ KAPPA_COLUMNS = (
     "high",
     "percent_agreement",  # 0-1
     "reason",  # why kappa is undefined (None: defined)
+    "ci_reason",  # why a defined estimate has no interval (None: it has one)
 )
 #: Per patient (case): lesion-count ICC and patient-group agreement.
 PATIENT_COLUMNS = (
@@ -68,6 +72,7 @@ PATIENT_COLUMNS = (
     "low",
     "high",
     "reason",  # why the estimate is undefined (None: defined)
+    "ci_reason",  # why a defined estimate has no interval (None: it has one)
 )
 #: Intra-reader agreement: first vs repeated reading of the same case by one reader.
 INTRA_COLUMNS = (
@@ -80,6 +85,7 @@ INTRA_COLUMNS = (
     "high",
     "percent_agreement",
     "reason",  # why kappa (detection: F1) is undefined (None: defined)
+    "ci_reason",  # why a defined estimate has no interval (None: it has one)
 )
 #: Long form of every confusion matrix (only non-zero cells need be listed).
 CONFUSION_COLUMNS = ("field", "reader_a", "reader_b", "value_a", "value_b", "count")
@@ -98,7 +104,9 @@ class StudyAgreement:
     ``("patient_group", a, b)``). ``settings`` records ``min_dice``,
     ``n_boot``, ``seed``, ``level``, ``readers``, ``cases``, ``n_cases``,
     ``left_out`` / ``left_out_repeats`` (readings not done, per reader),
-    ``readers_without_done_reading`` and ``bootstrap`` (the resampled units).
+    ``readers_without_done_reading``, ``n_patients`` (the resampled units:
+    :func:`~.bootstrap.patient_of` of the cases) and ``bootstrap`` (how the
+    intervals were computed, :func:`~.bootstrap.interval_text`).
     """
 
     readers: list[str]

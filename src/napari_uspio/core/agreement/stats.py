@@ -280,6 +280,28 @@ class CI(NamedTuple):
     high: float
 
 
+def _resampled(arrays: tuple, level: float) -> list[np.ndarray]:
+    """The arrays as row-indexable arrays of one length, checked for a bootstrap."""
+    if not arrays:
+        raise ValueError("a bootstrap needs at least one array")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    data = [_as_rows(a) for a in arrays]
+    if any(len(d) != len(data[0]) for d in data):
+        raise ValueError("arrays differ in length")
+    return data
+
+
+def _percentile(estimate: float, reps: np.ndarray, level: float) -> CI:
+    """The percentile interval of the finite replicates (bounds NaN when none is)."""
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return CI(estimate, math.nan, math.nan)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(reps, [alpha, 1 - alpha])
+    return CI(estimate, float(low), float(high))
+
+
 def bootstrap_ci(
     stat_fn: Callable[..., float],
     *arrays: object,
@@ -287,22 +309,17 @@ def bootstrap_ci(
     seed: int = 0,
     level: float = 0.95,
 ) -> CI:
-    """Percentile bootstrap confidence interval of ``stat_fn(*arrays)``.
+    """Percentile bootstrap confidence interval of ``stat_fn(*arrays)``, resampling rows.
 
-    The resampling units are the rows (lesions): the same resampled row
-    indices are applied to every array, so paired ratings stay paired.
-    Deterministic for a given ``seed`` (``numpy.random.default_rng``).
-    Replicates where the statistic is ``NaN`` (e.g. a resample with a single
-    category) are left out; the bounds are ``NaN`` when none is finite.
+    The resampling units are the rows: the same resampled row indices are
+    applied to every array, so paired ratings stay paired. Deterministic for a
+    given ``seed`` (``numpy.random.default_rng``). Replicates where the
+    statistic is ``NaN`` (e.g. a resample with a single category) are left
+    out; the bounds are ``NaN`` when none is finite. For rows that are not
+    independent (lesions of one patient) use :func:`cluster_bootstrap_ci`.
     """
-    if not arrays:
-        raise ValueError("bootstrap_ci needs at least one array")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    data = [_as_rows(a) for a in arrays]
+    data = _resampled(arrays, level)
     size = len(data[0])
-    if any(len(d) != size for d in data):
-        raise ValueError("arrays differ in length")
     estimate = float(stat_fn(*data))
     if size == 0:
         return CI(estimate, math.nan, math.nan)
@@ -311,9 +328,63 @@ def bootstrap_ci(
     for r in range(n):
         idx = rng.integers(0, size, size)
         reps[r] = stat_fn(*(d[idx] for d in data))
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
+    return _percentile(estimate, reps, level)
+
+
+def cluster_codes(clusters: object) -> tuple[np.ndarray, int]:
+    """Each row's cluster as ``0 .. k - 1`` in order of first appearance, and ``k``."""
+    labels = _labels(clusters)
+    if _missing(labels).any():
+        raise ValueError("every row needs a cluster (patient)")
+    codes, uniques = pd.factorize(labels)
+    return codes.astype(np.int64), len(uniques)
+
+
+def cluster_bootstrap_ci(
+    stat_fn: Callable[..., float],
+    *arrays: object,
+    clusters: object,
+    n: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> CI:
+    """Percentile cluster bootstrap interval of ``stat_fn(*arrays)``, resampling clusters.
+
+    ``clusters`` names each row's cluster (its patient). The ``k`` clusters
+    are numbered in order of first appearance; each replicate draws ``k`` of
+    them with replacement (``rng.integers(0, k, k)``, ``rng`` from ``seed``)
+    and takes every row of each drawn cluster, in draw order, so a cluster
+    drawn twice appears twice. With one row per cluster this is
+    :func:`bootstrap_ci`. Bounds are ``NaN`` with fewer than two clusters (a
+    resample could only repeat the one cluster: :func:`interval_reason`) and
+    when no replicate is finite.
+    """
+    data = _resampled(arrays, level)
+    codes, k = cluster_codes(clusters)
+    if len(codes) != len(data[0]):
+        raise ValueError("clusters and arrays differ in length")
+    estimate = float(stat_fn(*data))
+    if k < 2:
         return CI(estimate, math.nan, math.nan)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(reps, [alpha, 1 - alpha])
-    return CI(estimate, float(low), float(high))
+    order = np.argsort(codes, kind="stable")
+    rows = np.split(order, np.cumsum(np.bincount(codes, minlength=k))[:-1])
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n)
+    for r in range(n):
+        idx = np.concatenate([rows[c] for c in rng.integers(0, k, k)])
+        reps[r] = stat_fn(*(d[idx] for d in data))
+    return _percentile(estimate, reps, level)
+
+
+def interval_reason(ci: CI, patients: int, n_boot: int) -> str | None:
+    """Why the interval of a defined estimate is missing (None: it is there, or no estimate).
+
+    ``patients``: the clusters resampled; ``n_boot``: the replicates drawn.
+    """
+    if math.isnan(ci.estimate) or not (math.isnan(ci.low) or math.isnan(ci.high)):
+        return None
+    if n_boot == 0:
+        return "0 bootstrap replicates"
+    if patients < 2:
+        return "one patient only: a cluster bootstrap needs at least 2 patients"
+    return "undefined on every bootstrap resample"

@@ -36,19 +36,23 @@ Intra-reader
     lesions of both readings (first + repeat) in ``n`` and, as percent
     agreement, the matched lesions over the lesions found in either reading.
 Confidence intervals
-    95 % percentile bootstrap, ``n_boot`` replicates, ``seed`` (default: the
-    study's), with the same draws as :func:`~.stats.bootstrap_ci` given that
-    seed (the kappa replicates are computed vectorised here, equal to
-    ``bootstrap_ci`` on the same rows). Resampled units: **lesions** for the
-    kappas of ratings (lesions of one patient are not independent, so these
-    intervals are optimistic), **cases** for detection F1, the ICC and the
-    patient-group statistics (percent agreement rows included).
+    95 % percentile cluster bootstrap over **patients** for every statistic
+    (kappas of ratings, intra-reader too; detection F1; lesion-count ICC;
+    patient-group statistics, percent agreement rows included): ``n_boot``
+    replicates, ``seed`` (default: the study's). A replicate draws the
+    statistic's patients with replacement and takes all their rows (lesions
+    or cases; a patient drawn twice counts twice), as
+    :func:`~.stats.cluster_bootstrap_ci` does given that seed (the kappa and
+    F1 replicates are computed vectorised, :class:`~.bootstrap.Bootstrap`).
+    A patient is :func:`~.bootstrap.patient_of` a case: the BIDS subject of
+    the case id (``sub-01_ses-02``: ``sub-01``), else the case. With one
+    patient only the bounds are NaN and ``ci_reason`` says why. Point
+    estimates do not depend on the resampling.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, combinations
 from pathlib import Path
@@ -57,27 +61,13 @@ import numpy as np
 import pandas as pd
 
 from .. import fields as spec
-from ..patient import patient_group
 from ..study.manifest import Study, load_study
 from ..study.records import StudyError
 from ..study.store import StudyStore
-from .bootstrap import LEVEL, Bootstrap
-from .matching import (
-    MIN_DICE,
-    Match,
-    detection_agreement,
-    match_lesions,
-    matched_pairs,
-    voxel_dice,
-)
-from .readings import (
-    CaseReadings,
-    Progress,
-    compared_fields,
-    group_table,
-    rating_value,
-    study_readings,
-)
+from .bootstrap import LEVEL, Bootstrap, Kappa, interval_text, patient_of
+from .collect import Collected, counts
+from .matching import MIN_DICE, detection_agreement
+from .readings import CaseReadings, Progress, compared_fields, study_readings
 from .result import (
     DETECTION_COLUMNS,
     INTRA_COLUMNS,
@@ -177,7 +167,7 @@ def agreement_of(
     ``cases`` may be a generator (one case's label maps in memory at a time);
     ``before_statistics`` is called once every case is read.
     """
-    data = _Collected()
+    data = Collected()
     for cr in cases:
         data.add(cr, min_dice)
     if before_statistics is not None:
@@ -190,6 +180,7 @@ def agreement_of(
     kappa, confusion = _kappa_table(lesions, compared, boot)
     patients = pd.DataFrame(data.patients, columns=list(PATIENTS_COLUMNS))
     patient, group_confusion = _patient_table(patients, compared, boot)
+    n_patients = len({patient_of(c) for c in data.cases})
     settings = {
         "min_dice": float(min_dice),
         "n_boot": int(n_boot),
@@ -198,11 +189,8 @@ def agreement_of(
         "readers": list(compared),
         "cases": list(data.cases),
         "n_cases": len(data.cases),
-        "bootstrap": (
-            f"{LEVEL:.0%} percentile bootstrap, {int(n_boot)} replicates, seed {seed}; "
-            "resampled units: lesions for the kappas of ratings (intra-reader too), "
-            "cases for detection F1, lesion-count ICC and patient-group statistics"
-        ),
+        "n_patients": n_patients,
+        "bootstrap": interval_text(n_patients, int(n_boot), seed),
     }
     return StudyAgreement(
         readers=list(compared),
@@ -251,42 +239,6 @@ def _not_done(store: StudyStore, readers: Sequence[str]) -> tuple[dict, dict]:
     return firsts, repeats
 
 
-# ------------------------------------------------------------------ collecting
-class _Collected:
-    """What the statistics need of each case; label maps are not kept."""
-
-    def __init__(self) -> None:
-        self.cases: list[str] = []
-        self.tables: list[pd.DataFrame] = []
-        self.patients: list[tuple] = []
-        self.dice: list[tuple] = []
-        self.matches: dict[tuple[str, str], list[list[Match]]] = defaultdict(list)
-        self.intra_matches: dict[str, list[list[Match]]] = defaultdict(list)
-        self.intra_values: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-
-    def add(self, cr: CaseReadings, min_dice: float) -> None:
-        self.cases.append(cr.case_id)
-        self.tables.append(group_table(cr))
-        readings = {r: cr.readings[r] for r in sorted(cr.readings)}
-        for reader, reading in readings.items():
-            ids = reading.lesion_ids()
-            group = patient_group(reading.ratings.table(ids))
-            self.patients.append((cr.case_id, reader, len(ids), group))
-        for a, b in combinations(readings, 2):
-            la, lb = readings[a].labels, readings[b].labels
-            self.matches[a, b].append(match_lesions(la, lb, min_dice))
-            self.dice.append((cr.case_id, a, b, voxel_dice(la, lb)))
-        for reader in sorted(cr.repeats):
-            first, repeat = readings[reader], cr.repeats[reader]
-            matches = match_lesions(first.labels, repeat.labels, min_dice)
-            self.intra_matches[reader].append(matches)
-            values = self.intra_values[reader]
-            for id_a, id_b in matched_pairs(matches):
-                ra, rb = first.ratings.get(id_a), repeat.ratings.get(id_b)
-                for name in compared_fields():
-                    values[name].append((rating_value(ra, name), rating_value(rb, name)))
-
-
 # ------------------------------------------------------------------ tables
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame([], columns=list(columns))
@@ -300,40 +252,37 @@ def _categories(name: str) -> tuple[str, ...]:
     return spec.derived_or_rating(name).values
 
 
-def _pooled_f1(n_a: np.ndarray, n_b: np.ndarray, matched: np.ndarray) -> float:
-    total = n_a.sum() + n_b.sum()
-    return float(2 * matched.sum() / total) if total else NAN
+def _f1(per_case, boot: Bootstrap):
+    """Pooled counts, F1 interval and its ``ci_reason`` of some cases' matches."""
+    pooled = detection_agreement(chain.from_iterable(m for _, m in per_case))
+    values, patients = counts(per_case)
+    f1 = boot.f1(*values, clusters=patients)
+    return pooled, f1, boot.reason(f1, len(set(patients)))
 
 
-def _counts(per_case: list[list[Match]]) -> list[np.ndarray]:
-    """Per-case ``n_a, n_b, matched`` arrays (the units of the F1 bootstrap)."""
-    rows = [detection_agreement(m) for m in per_case]
-    return [np.array([r[key] for r in rows], dtype=float) for key in ("n_a", "n_b", "matched")]
-
-
-def _detection_table(data: _Collected, readers: list[str], boot: Bootstrap) -> pd.DataFrame:
+def _detection_table(data: Collected, readers: list[str], boot: Bootstrap) -> pd.DataFrame:
     dice = pd.DataFrame(data.dice, columns=list(VOXEL_DICE_COLUMNS))
     rows = []
     for a, b in combinations(readers, 2):
         per_case = data.matches.get((a, b), [])
-        pooled = detection_agreement(chain.from_iterable(per_case))
-        f1 = boot.ci(_pooled_f1, *_counts(per_case))
+        pooled, f1, no_ci = _f1(per_case, boot)
         values = dice.loc[(dice["reader_a"] == a) & (dice["reader_b"] == b), "dice"]
         finite = values.to_numpy(dtype=float)
         finite = finite[np.isfinite(finite)]
         mean = float(finite.mean()) if finite.size else NAN
-        counts = [pooled[k] for k in ("n_a", "n_b", "matched", "sensitivity", "ppv", "f1")]
-        why = detection_reason(len(per_case), pooled["n_a"], pooled["n_b"], a, b)
-        rows.append((_pair(a, b), a, b, len(per_case), *counts, f1.low, f1.high, mean, why))
+        pooled = [pooled[k] for k in ("n_a", "n_b", "matched", "sensitivity", "ppv", "f1")]
+        why = detection_reason(len(per_case), *pooled[:2], a, b)
+        rows.append((_pair(a, b), a, b, len(per_case), *pooled, f1.low, f1.high, mean, why, no_ci))
     return pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
 
 
-def _wide(table: pd.DataFrame, index: list[str], name: str, readers: list[str]) -> dict:
-    """Reader -> values of ``name`` per ``index`` row (NaN: missing)."""
+def _wide(table: pd.DataFrame, index: list[str], name: str, readers: list[str]):
+    """Reader -> values of ``name`` per ``index`` row (NaN: missing), and each row's patient."""
     if table.empty:
-        return {r: np.full(0, None, dtype=object) for r in readers}
+        return {r: np.full(0, None, dtype=object) for r in readers}, np.full(0, "", dtype=object)
     wide = table.pivot(index=index, columns="reader", values=name).reindex(columns=readers)
-    return {r: wide[r].to_numpy(dtype=object) for r in readers}
+    patients = np.array([patient_of(c) for c in wide.index.get_level_values("case")], dtype=object)
+    return {r: wide[r].to_numpy(dtype=object) for r in readers}, patients
 
 
 def _reason(name: str, columns: list, what: str) -> str | None:
@@ -341,72 +290,82 @@ def _reason(name: str, columns: list, what: str) -> str | None:
     return kappa_reason(columns, what, lambda v: repr(spec.derived_or_rating(name).label(v)))
 
 
-def _agreement_rows(name, columns, readers, categories, boot, confusion, what) -> list[tuple]:
-    """Cohen per pair then Fleiss for all (3+).
+def _agreement_rows(name, wide, readers, categories, boot, confusion, what) -> list[tuple]:
+    """Cohen per pair then Fleiss for all (3+), on ``wide`` (:func:`_wide`).
 
-    Rows ``(readers, statistic, n, CI, agreement CI, reason)``; ``what`` names the items.
+    Rows ``(readers, statistic, Kappa, reason)``; ``what`` names the items.
     """
+    columns, patients = wide
     rows = []
     for a, b in combinations(readers, 2):
         pair = [columns[a], columns[b]]
-        n, kappa, agree = boot.kappa(pair, categories)
-        rows.append((_pair(a, b), "cohen", n, kappa, agree, _reason(name, pair, what)))
+        kappa = boot.kappa(pair, categories, patients)
+        rows.append((_pair(a, b), "cohen", kappa, _reason(name, pair, what)))
         confusion[name, a, b] = confusion_matrix(columns[a], columns[b], categories)
     if len(readers) >= 3:
         every = [columns[r] for r in readers]
-        n, kappa, agree = boot.kappa(every, categories)
-        rows.append(("all", "fleiss", n, kappa, agree, _reason(name, every, what)))
+        kappa = boot.kappa(every, categories, patients)
+        rows.append(("all", "fleiss", kappa, _reason(name, every, what)))
     return rows
+
+
+def _no_ci(boot: Bootstrap, kappa: Kappa) -> tuple[str | None, str | None]:
+    """Why the kappa and the percent agreement of ``kappa`` have no interval."""
+    return boot.reason(kappa.kappa, kappa.patients), boot.reason(kappa.agreement, kappa.patients)
 
 
 def _kappa_table(lesions: pd.DataFrame, readers: list[str], boot: Bootstrap):
     rows, confusion = [], {}
     for name in compared_fields():
-        columns = _wide(lesions, ["case", "item"], name, readers)
-        for who, stat, n, k, agree, why in _agreement_rows(
-            name, columns, readers, _categories(name), boot, confusion, "lesions"
+        wide = _wide(lesions, ["case", "item"], name, readers)
+        for who, stat, res, why in _agreement_rows(
+            name, wide, readers, _categories(name), boot, confusion, "lesions"
         ):
-            rows.append((name, who, stat, n, k.estimate, k.low, k.high, agree.estimate, why))
+            no_ci = _no_ci(boot, res)[0]
+            rows.append((name, who, stat, res.n, *res.kappa, res.agreement.estimate, why, no_ci))
     return pd.DataFrame(rows, columns=list(KAPPA_COLUMNS)), confusion
 
 
 def _patient_table(patients: pd.DataFrame, readers: list[str], boot: Bootstrap):
     rows, confusion = [], {}
     if len(readers) >= 2:
-        counts = _wide(patients, ["case"], "lesions", readers)
-        matrix = np.stack([counts[r] for r in readers], axis=1).astype(float)
-        matrix = matrix[~np.isnan(matrix).any(axis=1)]
+        counts_, cases = _wide(patients, ["case"], "lesions", readers)
+        matrix = np.stack([counts_[r] for r in readers], axis=1).astype(float)
+        complete = ~np.isnan(matrix).any(axis=1)
+        matrix, cases = matrix[complete], cases[complete]
         who = "all" if len(readers) >= 3 else _pair(*readers)
-        ci = boot.ci(icc, matrix)
-        rows.append(("lesion_count", who, "icc(2,1)", len(matrix), *ci, icc_reason(matrix)))
+        ci = boot.ci(icc, matrix, clusters=cases)
+        why, no_ci = icc_reason(matrix), boot.reason(ci, len(set(cases)))
+        rows.append(("lesion_count", who, "icc(2,1)", len(matrix), *ci, why, no_ci))
     groups = _wide(patients, ["case"], "group", readers)
-    for who, stat, n, k, agree, why in _agreement_rows(
+    for who, stat, res, why in _agreement_rows(
         "patient_group", groups, readers, spec.PATIENT_GROUP.values, boot, confusion, "cases"
     ):
-        rows.append(("patient_group", who, stat, n, *k, why))
-        unrated = None if n else "no case with a patient group from every reader compared"
-        rows.append(("patient_group", who, "percent_agreement", n, *agree, unrated))
+        no_ci = _no_ci(boot, res)
+        rows.append(("patient_group", who, stat, res.n, *res.kappa, why, no_ci[0]))
+        unrated = None if res.n else "no case with a patient group from every reader compared"
+        share = ("patient_group", who, "percent_agreement", res.n, *res.agreement)
+        rows.append((*share, unrated, no_ci[1]))
     return pd.DataFrame(rows, columns=list(PATIENT_COLUMNS)), confusion
 
 
-def _intra_table(data: _Collected, readers: list[str], boot: Bootstrap) -> pd.DataFrame:
+def _intra_table(data: Collected, readers: list[str], boot: Bootstrap) -> pd.DataFrame:
     rows = []
     for reader in readers:
         per_case = data.intra_matches.get(reader)
         if not per_case:
             continue
-        pooled = detection_agreement(chain.from_iterable(per_case))
-        f1 = boot.ci(_pooled_f1, *_counts(per_case))
+        pooled, f1, no_ci = _f1(per_case, boot)
         found = pooled["n_a"] + pooled["n_b"]
         either = found - pooled["matched"]
         agree = pooled["matched"] / either if either else NAN
         why = None if found else "neither reading has a lesion"
-        rows.append((reader, "detection", len(per_case), found, *f1, agree, why))
+        rows.append((reader, "detection", len(per_case), found, *f1, agree, why, no_ci))
         for name in compared_fields():
-            pairs = data.intra_values[reader][name]
-            first = np.array([p[0] for p in pairs], dtype=object)
-            repeat = np.array([p[1] for p in pairs], dtype=object)
-            n, k, agreement = boot.kappa([first, repeat], _categories(name))
+            patients, first, repeat = data.intra_columns(reader, name)
+            res = boot.kappa([first, repeat], _categories(name), patients)
             why = _reason(name, [first, repeat], "matched lesions")
-            rows.append((reader, name, len(per_case), n, *k, agreement.estimate, why))
+            no_ci = _no_ci(boot, res)[0]
+            share = res.agreement.estimate
+            rows.append((reader, name, len(per_case), res.n, *res.kappa, share, why, no_ci))
     return pd.DataFrame(rows, columns=list(INTRA_COLUMNS))

@@ -2,7 +2,10 @@
 
 An undefined statistic is written :data:`NAN_TEXT` with its reason (the
 table's ``reason`` column): ``n/a (every rating is 'none': ...)``, never a
-number; statistics have two decimals, percent agreement is in percent. Field
+number; statistics have two decimals, percent agreement is in percent. A
+defined statistic without an interval (one patient only, 0 replicates) is
+written with the table's ``ci_reason``: ``0.75 (no interval: one patient
+only: ...)``. Field
 titles and value labels are read from :mod:`napari_uspio.core.fields` at call time.
 """
 
@@ -45,14 +48,23 @@ def format_number(value: object, decimals: int = 2, reason: object = None) -> st
 
 
 def format_ci(
-    estimate: object, low: object, high: object, decimals: int = 2, reason: object = None
+    estimate: object,
+    low: object,
+    high: object,
+    decimals: int = 2,
+    reason: object = None,
+    ci_reason: object = None,
 ) -> str:
-    """``0.72 [0.55, 0.88]``; the bounds are left out when undefined; ``n/a (reason)``."""
+    """``0.72 [0.55, 0.88]``; ``n/a (reason)``; without bounds ``0.72 (no interval: ci_reason)``.
+
+    The bounds are left out when undefined, with ``ci_reason`` when one is given.
+    """
     if is_undefined(estimate):
         return undefined_text(reason)
     text = format_number(estimate, decimals)
     if is_undefined(low) or is_undefined(high):
-        return text
+        has_reason = isinstance(ci_reason, str) and ci_reason
+        return f"{text} (no interval: {ci_reason})" if has_reason else text
     return f"{text} [{format_number(low, decimals)}, {format_number(high, decimals)}]"
 
 
@@ -107,10 +119,7 @@ def detection_view(table: pd.DataFrame) -> pd.DataFrame:
             "matched": table["matched"].map(format_count),
             "sensitivity": table["sensitivity"].map(format_number),
             "PPV": table["ppv"].map(format_number),
-            "F1 [95 % CI]": [
-                format_ci(*v[:3], reason=v[3])
-                for v in table[["f1", "f1_low", "f1_high", "reason"]].itertuples(index=False)
-            ],
+            "F1 [95 % CI]": _ci_cells(table, "f1", "f1_low", "f1_high"),
             "voxel Dice (mean)": table["voxel_dice_mean"].map(format_number),
         }
     )
@@ -132,10 +141,15 @@ def kappa_view(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _ci_cells(table: pd.DataFrame, estimate: str) -> list[str]:
-    """``estimate [low, high]`` per row, ``n/a (reason)`` where undefined."""
-    columns = [estimate, "low", "high", "reason"]
-    return [format_ci(*v[:3], reason=v[3]) for v in table[columns].itertuples(index=False)]
+def _ci_cells(
+    table: pd.DataFrame, estimate: str, low: str = "low", high: str = "high"
+) -> list[str]:
+    """``estimate [low, high]`` per row, ``n/a (reason)`` where undefined (:func:`format_ci`)."""
+    columns = [estimate, low, high, "reason", "ci_reason"]
+    return [
+        format_ci(e, lo, hi, reason=why, ci_reason=no_ci)
+        for e, lo, hi, why, no_ci in table[columns].itertuples(index=False)
+    ]
 
 
 def patient_view(table: pd.DataFrame) -> pd.DataFrame:
@@ -148,12 +162,14 @@ def patient_view(table: pd.DataFrame) -> pd.DataFrame:
             "statistic": table["statistic"].astype(str),
             "cases": table["n"].map(format_count),
             "estimate [95 % CI]": [
-                format_percent(e, why)
-                if s == "percent_agreement"
-                else format_ci(e, lo, hi, reason=why)
-                for s, e, lo, hi, why in table[
-                    ["statistic", "estimate", "low", "high", "reason"]
-                ].itertuples(index=False)
+                format_percent(e, why) if s == "percent_agreement" else ci
+                for s, e, why, ci in zip(
+                    table["statistic"],
+                    table["estimate"],
+                    table["reason"],
+                    _ci_cells(table, "estimate"),
+                    strict=True,
+                )
             ],
         }
     )
@@ -204,6 +220,7 @@ _SETTING_TITLES = {
     "readers": "readers compared",
     "readers_without_done_reading": "readers left out (no done reading)",
     "n_cases": "cases compared",
+    "n_patients": "patients (bootstrap units)",
     "cases": "case ids",
     "left_out": "first readings left out (not done)",
     "left_out_repeats": "repeated readings left out (not done)",
@@ -264,7 +281,7 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
     """The rows of the summary table (:data:`SUMMARY_COLUMNS`), formatted as in the report."""
     rows = []
     for r in agreement.detection.itertuples(index=False):
-        ci = format_ci(r.f1, r.f1_low, r.f1_high, reason=r.reason)
+        ci = format_ci(r.f1, r.f1_low, r.f1_high, reason=r.reason, ci_reason=r.ci_reason)
         tip = _why(f"lesion-wise F1 of {r.readers}, pooled over {int(r.cases)} cases", r.reason)
         rows.append(SummaryRow("Detection F1", r.readers, ci, "", str(int(r.cases)), tip))
     kappa = agreement.kappa.assign(_pair=agreement.kappa["readers"] != "all")
@@ -275,7 +292,7 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
                 SummaryRow(
                     f"{spec.derived_or_rating(name).short} κ",
                     r.readers,
-                    format_ci(r.kappa, r.low, r.high, reason=r.reason),
+                    format_ci(r.kappa, r.low, r.high, reason=r.reason, ci_reason=r.ci_reason),
                     format_percent(r.percent_agreement),
                     str(int(r.n)),
                     _why(
@@ -291,7 +308,7 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
         for r in patient[patient["statistic"] == "percent_agreement"].itertuples(index=False)
     }
     for r in patient[patient["statistic"] != "percent_agreement"].itertuples(index=False):
-        ci = format_ci(r.estimate, r.low, r.high, reason=r.reason)
+        ci = format_ci(r.estimate, r.low, r.high, reason=r.reason, ci_reason=r.ci_reason)
         if r.measure == "lesion_count":
             tip = f"lesion count per case: ICC(2,1) on {int(r.n)} cases read by every reader"
             tip = _why(tip, r.reason)
@@ -305,7 +322,7 @@ def summary_rows(agreement: StudyAgreement) -> list[SummaryRow]:
         row = SummaryRow(measure, r.readers, ci, format_percent(share), str(int(r.n)), tip)
         rows.append(row)
     for r in agreement.intra.itertuples(index=False):
-        ci = format_ci(r.kappa, r.low, r.high, reason=r.reason)
+        ci = format_ci(r.kappa, r.low, r.high, reason=r.reason, ci_reason=r.ci_reason)
         if r.field == "detection":
             tip = f"{r.reader}: first vs repeated reading, lesion-wise F1 ({int(r.cases)} cases)"
             tip = _why(tip, r.reason)
