@@ -84,3 +84,21 @@ def simulated_study(tmp_path_factory, phantom_cases):
         return load_study(target)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def seed000_cohort(tmp_path_factory):
+    """The 31-patient phantom cohort after seed 000 (seed 0), written once; read-only.
+
+    Returns a :class:`napari_uspio.phantom.cohort.Cohort`: ``.folder`` (case folders
+    ``sub-01`` ... ``sub-31``; ``.case("sub-01")`` is one), ``.patients`` (one row per
+    patient: ``patient``, ``group`` UEL / GEL / NEL, ``n_lesions``, counts per class
+    ``n_uspio_pos_gd_pos`` ..., ``n_candidates``, ``n_missed``, ``n_false_candidates``)
+    and ``.lesions`` (one row per truth lesion: ``patient``, ``group``, ``lesion`` id
+    in the case's ``lesions`` map, ``lesion_class``, ``gd``, ``uspio`` (the pattern),
+    ``overlap``, ``qsm_rim``, ``central_vein``, ``mtr_true`` (planted), ``volume_mm3``,
+    ``candidate`` (0: missed by the candidates)).
+    """
+    from napari_uspio.phantom.cohort import make_cohort
+
+    return make_cohort(tmp_path_factory.mktemp("seed000") / "cohort", n_patients=31, seed=0)

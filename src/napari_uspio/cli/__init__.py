@@ -28,6 +28,17 @@ def _phantom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _phantom_cohort(args: argparse.Namespace) -> int:
+    from ..phantom.cohort import make_cohort
+
+    cohort = make_cohort(args.out_dir, n_patients=args.patients, seed=args.seed)
+    sys.stdout.write(
+        f"{len(cohort.patients)} phantom cases ({len(cohort.lesions)} lesions) written to "
+        f"{cohort.folder} (truth in patients.csv, lesions.csv)\n"
+    )
+    return 0
+
+
 def _measure(args: argparse.Namespace) -> int:
     from ..core.case import load_case
     from ..core.csvfiles import write_table
@@ -94,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--followup", action="store_true", help="also write a follow-up visit")
     p.set_defaults(run=_phantom)
+
+    c = sub.add_parser("phantom-cohort", help="write a phantom cohort after seed 000")
+    c.add_argument("out_dir", type=Path)
+    c.add_argument("--patients", type=int, default=31, help="31 gives seed 000's counts")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(run=_phantom_cohort)
 
     d = sub.add_parser("demo", help="open napari with the sample case and the widgets")
     d.add_argument(

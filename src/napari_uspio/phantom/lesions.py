@@ -165,7 +165,23 @@ def outline_bumps(offsets, semi_mm, waves):
     return norm, bump
 
 
-def _try_lesion(centre, semi_mm, voxel_mm, labels, label_map, waves, periventricular):
+@dataclass(frozen=True)
+class Packing:
+    """How lesions are laid out in the white matter (the defaults: one phantom case).
+
+    ``zone``: centres within these fractions of the brain semi-axes; ``gap_vox``:
+    voxels kept free between lesions per axis (None: the edge width and 2 voxels);
+    ``periventricular``: every other lesion is first tried next to a ventricle;
+    ``middle_slice``: this many lesions first, centred on the middle axial slice.
+    """
+
+    zone: tuple[float, float, float] = (0.6, 0.7, 0.45)
+    gap_vox: tuple[int, int, int] | None = None
+    periventricular: bool = True
+    middle_slice: int = 7
+
+
+def _try_lesion(centre, semi_mm, voxel_mm, labels, label_map, waves, periventricular, gap):
     """Return the lesion mask and its box at ``centre``, or None if it does not fit."""
     shape = np.array(labels.shape)
     half = np.ceil((semi_mm * (1 + 2 * IRREGULARITY) + 7.0) / voxel_mm).astype(int)
@@ -175,19 +191,23 @@ def _try_lesion(centre, semi_mm, voxel_mm, labels, label_map, waves, periventric
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     lab = labels[box]
     offsets = _offsets_mm(lo, hi, centre, voxel_mm)
+    core = _ellipsoid_norm(offsets, semi_mm) <= 1 - IRREGULARITY  # inside any outline
+    if (lab[core] != WM).any() or label_map[box][core].any():
+        return None  # a quick refusal: the checks below would refuse too
     norm, bump = outline_bumps(offsets, semi_mm, waves)
     mask = norm <= 1 + bump
     if (lab[ndimage.maximum_filter(mask, size=3)] != WM).any():
         return None  # lesion and one voxel around it must be white matter
-    margin = np.ceil(EDGE_MM / voxel_mm).astype(int) + 2
-    if label_map[box][ndimage.maximum_filter(mask, size=tuple(2 * margin + 1))].any():
+    if label_map[box][ndimage.maximum_filter(mask, size=tuple(2 * gap + 1))].any():
         return None  # too close to another lesion
     if periventricular and not (lab[_ellipsoid_norm(offsets, semi_mm + 5.0) <= 1] == VENT).any():
         return None
     return box, mask, half
 
 
-def place_lesions(labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng):
+def place_lesions(
+    labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng, kinds=None, packing=Packing()
+):
     """Place ``n_lesions`` non-overlapping white-matter lesions; return them and the label map.
 
     Parameters
@@ -201,17 +221,23 @@ def place_lesions(labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng)
     lesion_scale : float
         Factor on the nominal lesion radii (below 1 on small grids).
     n_lesions : int
-        Number of lesions; kinds cycle through :data:`RECIPES`.
+        Number of lesions.
     rng : numpy.random.Generator
         The phantom's random generator.
+    kinds : sequence of tuple, optional
+        Kind of each lesion, as in :data:`RECIPES` (default: cycle through RECIPES).
+    packing : Packing
+        Where lesions go and how close they may be.
     """
     voxel_mm = np.asarray(voxel_mm, float)
+    kinds = [RECIPES[k % len(RECIPES)] for k in range(n_lesions)] if kinds is None else kinds
+    gap = np.asarray(packing.gap_vox or np.ceil(EDGE_MM / voxel_mm).astype(int) + 2)
     centre_grid = (np.array(labels.shape) - 1) / 2.0
-    zone_vox = np.asarray(brain_semi_mm) / voxel_mm * np.array([0.6, 0.7, 0.45])
+    zone_vox = np.asarray(brain_semi_mm) / voxel_mm * np.asarray(packing.zone)
     label_map = np.zeros(labels.shape, np.int16)
     lesions: list[Lesion] = []
     for k in range(n_lesions):
-        gd, uspio, rim, vein = RECIPES[k % len(RECIPES)]
+        gd, uspio, rim, vein = kinds[k]
         volume = (VOLUME_RIM_MM3 if rim else VOLUME_NO_RIM_MM3) * rng.uniform(0.75, 1.3)
         radius_mm = (3 * volume / (4 * math.pi)) ** (1 / 3) * lesion_scale
         stretch = rng.uniform(0.85, 1.15, 2)
@@ -227,9 +253,10 @@ def place_lesions(labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng)
         for attempt in range(4000):
             if attempt and attempt % 500 == 0:
                 semi_mm, radius_mm = semi_mm * 0.9, radius_mm * 0.9
-            u = rng.uniform(-1, 1, 3)  # first 7 kinds on the middle slice, where viewers open
-            u[2] = 0.0 if k < 7 else u[2] + 0.2
+            u = rng.uniform(-1, 1, 3)  # the first on the middle slice, where viewers open
+            u[2] = 0.0 if k < packing.middle_slice else u[2] + 0.2
             centre = np.round(centre_grid + u * zone_vox).astype(int)
+            near_ventricle = packing.periventricular and k % 2 == 0 and attempt < 2000
             placed = _try_lesion(
                 centre,
                 semi_mm,
@@ -237,7 +264,8 @@ def place_lesions(labels, voxel_mm, brain_semi_mm, lesion_scale, n_lesions, rng)
                 labels,
                 label_map,
                 waves,
-                periventricular=(k % 2 == 0 and attempt < 2000),
+                near_ventricle,
+                np.asarray(gap),
             )
             if placed is not None:
                 break
