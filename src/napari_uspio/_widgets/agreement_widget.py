@@ -8,7 +8,10 @@ progress bar follows the core's progress callbacks, and both buttons are
 disabled until the job ends. The study store is opened, read and closed on
 that thread by :func:`~napari_uspio.core.agreement.study_stats.compute_agreement`.
 Every number and text of the table comes from
-:func:`~napari_uspio.core.agreement.report.summary_rows`.
+:func:`~napari_uspio.core.agreement.report.summary_rows`. The Analysis button runs
+the seed 000 statistics of the study (:func:`~napari_uspio.core.analysis.run_analysis`,
+on the consensus or on one reader's readings) on a worker too, and says where its
+page was written.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from qtpy.QtWidgets import (
 
 from ..core.agreement.report import SUMMARY_COLUMNS, SummaryRow, summary_rows, write_report
 from ..core.agreement.result import StudyAgreement
+from ..core.analysis.result import StudyAnalysis
 from ..core.case import Progress
 from ..core.study.records import StudyError
 from ..core.volume import CaseError
@@ -95,6 +99,16 @@ class AgreementWidget(QWidget):
         self.report_button = QPushButton("Write report…")
         self.report_button.clicked.connect(self.write_report)
         self.report_button.setEnabled(False)
+        self.analysis_dir = QLineEdit()
+        self.analysis_dir.setPlaceholderText("analysis folder (asked when empty)")
+        self.source = QLineEdit("consensus")
+        self.source.setToolTip("analyse the adjudicated consensus, or a reader id's readings")
+        self.analysis_button = QPushButton("Analysis…")
+        self.analysis_button.setToolTip(
+            "seed 000 statistics: lesions per class, patients per group, Kruskal-Wallis, "
+            "Steel-Dwass, Fisher's exact, figures"
+        )
+        self.analysis_button.clicked.connect(self.run_analysis)
         grid = QGridLayout()
         grid.addWidget(QLabel("Study"), 0, 0)
         grid.addWidget(self.study, 0, 1, 1, 3)
@@ -108,7 +122,11 @@ class AgreementWidget(QWidget):
         grid.setColumnStretch(3, 1)
         report = QGridLayout()
         report.addWidget(self.report_dir, 0, 0)
-        report.addWidget(self.report_button, 0, 1)
+        report.addWidget(self.report_button, 0, 1, 1, 2)
+        report.addWidget(self.analysis_dir, 1, 0)
+        report.addWidget(self.source, 1, 1)
+        report.addWidget(self.analysis_button, 1, 2)
+        report.setColumnStretch(0, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.progress)
@@ -152,6 +170,28 @@ class AgreementWidget(QWidget):
         self._start(
             lambda progress: write_report(agreement, out, progress=progress, title=title),
             self._written,
+        )
+
+    def run_analysis(self) -> None:
+        """Write the study analysis of the Source into the analysis folder (asked when empty)."""
+        from ..core.analysis import run_analysis
+
+        try:
+            folder = self._study_folder()
+        except StudyError as exc:
+            self._refused(exc)
+            return
+        if not self.analysis_dir.text().strip():
+            chosen = QFileDialog.getExistingDirectory(self, "Analysis folder")
+            if not chosen:
+                return
+            self.analysis_dir.setText(chosen)
+        out = Path(self.analysis_dir.text().strip())
+        source = self.source.text().strip() or "consensus"
+        self.status.setText(f"Analysing {source} of {folder}…")
+        self._start(
+            lambda progress: run_analysis(folder, out, source, progress=progress),
+            self._analysed,
         )
 
     # ------------------------------------------------------------ internals
@@ -200,6 +240,13 @@ class AgreementWidget(QWidget):
         self.progress.setFormat("report written")
         self.status.setText(f"Report written: {paths['report']}")
 
+    def _analysed(self, analysis: StudyAnalysis) -> None:
+        self.progress.setFormat("analysis written")
+        self.status.setText(
+            f"Analysis of {analysis.source} ({len(analysis.patients)} cases, "
+            f"{len(analysis.lesions)} lesions) written: {analysis.paths['page']}"
+        )
+
     def _refused(self, exc: Exception) -> None:
         report_refusal(self.status, exc)
         self.progress.setFormat("")
@@ -207,6 +254,7 @@ class AgreementWidget(QWidget):
 
     def _busy(self, busy: bool) -> None:
         self.compute_button.setEnabled(not busy)
+        self.analysis_button.setEnabled(not busy)
         self.report_button.setEnabled(not busy and self.agreement is not None)
 
     def _show(self, rows: list[SummaryRow]) -> None:

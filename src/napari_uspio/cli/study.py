@@ -1,6 +1,6 @@
 """``napari-uspio study ...``: reading studies from the shell.
 
-Subcommands: init, status, reset-pin, export, agreement, consensus.
+Subcommands: init, status, reset-pin, export, agreement, consensus, analysis.
 
 Wired into the ``napari-uspio`` command by :func:`add_study_parser`; each
 subcommand sets ``run`` (returns the exit code: 0, or 2 with a message on
@@ -10,6 +10,7 @@ stderr for bad input).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -151,6 +152,29 @@ def _agreement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analysis(args: argparse.Namespace) -> int:
+    from ..core.analysis import run_analysis
+
+    def progress(k: int, n: int, message: str) -> None:
+        sys.stderr.write(f"{message or f'{k} of {n}'}\n")
+        sys.stderr.flush()
+
+    start = time.perf_counter()
+    analysis = run_analysis(
+        args.study_dir, args.output, args.source, adjudicator=args.adjudicator, progress=progress
+    )
+    sys.stdout.write(f"analysis written to {analysis.paths['page']}\n")
+    sys.stdout.write(
+        f"{len(analysis.patients)} cases, {len(analysis.lesions)} lesions from "
+        f"{analysis.source}; tables in {args.output}\n"
+    )
+    for row in analysis.tests.itertuples(index=False):
+        result = row.reason if math.isnan(row.p_value) else f"p = {row.p_value:.3g}"
+        sys.stdout.write(f"  {row.test} {row.family} {row.measure}: n {row.n}, {result}\n")
+    sys.stderr.write(f"done in {time.perf_counter() - start:.1f} s\n")
+    return 0
+
+
 def _guarded(run):
     def wrapper(args: argparse.Namespace) -> int:
         from ..core.study import StudyError
@@ -165,7 +189,7 @@ def _guarded(run):
 
 
 def add_study_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``study`` and its subcommands (init ... consensus); return its parser."""
+    """Add ``study`` and its subcommands (init ... analysis); return its parser."""
     study = subparsers.add_parser("study", help="blinded multi-reader reading studies")
     sub = study.add_subparsers(dest="study_command", required=True)
 
@@ -231,6 +255,20 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--adjudicator", help="adjudicator id (default: the study's only one)")
     c.add_argument("--partial", action="store_true", help="export even with pending items")
     c.set_defaults(run=_guarded(_consensus))
+
+    n = sub.add_parser(
+        "analysis",
+        help="seed 000 statistics: lesions per class, patients per group, tests, figures",
+    )
+    n.add_argument("study_dir", type=Path)
+    n.add_argument("-o", "--output", type=Path, required=True, help="analysis folder")
+    n.add_argument(
+        "--source",
+        default="consensus",
+        help="the adjudicated consensus (default), or a reader id: that reader's done readings",
+    )
+    n.add_argument("--adjudicator", help="adjudicator of the consensus (default: the only one)")
+    n.set_defaults(run=_guarded(_analysis))
     return study
 
 

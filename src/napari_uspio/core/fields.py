@@ -329,6 +329,8 @@ COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("lesion_load_cm3", "cm³", "sum of the lesion volumes", 2),
     Column("nawm_mtr", "fraction", "mean MTR inside the white-matter mask outside every "
            "lesion", 3),
+    Column("gm_mtr", "fraction", "mean MTR inside the grey-matter mask (role gm_mask) outside "
+           "every lesion", 3),
     Column("shell_width_mm", "mm", "width of the NAWM shell around each lesion", 1),
     Column("code", "", "the case code the reader saw"),
     Column("repeat", "", "the reader's repeated (blinded) reading of the case"),
