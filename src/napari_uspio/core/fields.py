@@ -336,6 +336,13 @@ COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("repeat", "", "the reader's repeated (blinded) reading of the case"),
     Column("status", "", "reading status: open or done"),
     Column("reading_s", "s", "time the reader spent on the lesion (summary: on the case)", 0),
+    Column("reference_added_voxels", "", "voxels the reader added to the reference lesion "
+           "(reference studies)", 0),
+    Column("reference_removed_voxels", "", "voxels the reader removed from it", 0),
+    Column("origin", "", "accepted, accepted-and-edited or own (candidates studies)"),
+    Column("candidates_accepted", "", "candidates the reader accepted (summary)", 0),
+    Column("candidates_rejected", "", "candidates the reader rejected (summary)", 0),
+    Column("candidates_untouched", "", "candidates neither accepted nor rejected (summary)", 0),
     Column("consensus", "", "agreed, adjudicated or pending"),
     Column("item", "", "adjudication item: the lesion group across readers", 0),
     Column("readers_detected", "", "readers who found the lesion, e.g. 2 of 3"),

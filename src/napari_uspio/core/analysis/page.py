@@ -1,7 +1,8 @@
 """The analysis page: the template ``analysis.html`` filled with escaped tables and figures.
 
 Built as the agreement report's page is (:mod:`napari_uspio.core.agreement.report.page`):
-a :class:`string.Template` beside this module holds the fixed text and inline CSS;
+a :class:`string.Template` beside this module holds the fixed text (the style sheet
+is the report's, :func:`~napari_uspio.core.agreement.report.page.page_template`);
 tables are formatted here and escaped by pandas; figures are PNG ``data:`` URIs, so
 the page links to no other file or site. An undefined value is written ``n/a`` with
 its reason (the ``reason`` column of its table), never a number.
@@ -9,16 +10,14 @@ its reason (the ``reason`` column of its table), never a number.
 
 from __future__ import annotations
 
-import base64
 import html
 import math
-from importlib.resources import files
-from string import Template
 
 import pandas as pd
 
 from .. import fields as spec
-from ..agreement.report.format import NAN_TEXT, format_count, format_number, undefined_text
+from ..agreement.report.format import format_count, format_number, undefined_text
+from ..agreement.report.page import embedded_png, html_table, page_template
 from .result import StudyAnalysis
 from .tables import TITLES
 
@@ -56,15 +55,6 @@ def _statistic(value: object, decimals: int = 2) -> str:
 
 def _note(reason: object) -> str:
     return reason if isinstance(reason, str) else ""
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, border=0, na_rep=NAN_TEXT)
-
-
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
 
 
 def _measures(analysis: StudyAnalysis, unit: str) -> pd.DataFrame:
@@ -173,17 +163,17 @@ def analysis_html(analysis: StudyAnalysis, images: dict[str, bytes], title: str)
         if repeated
         else ""
     )
-    template = Template(files(__package__).joinpath(TEMPLATE).read_text(encoding="utf-8"))
+    template = page_template(__package__, TEMPLATE)
     return template.substitute(
         title=html.escape(title),
         written=html.escape(str(analysis.settings.get("written_at", ""))),
-        settings=_table(_settings(analysis)),
+        settings=html_table(_settings(analysis)),
         warning=warning,
-        classes=_table(class_view(analysis)),
-        groups=_table(group_view(analysis)),
-        kruskal=_table(kruskal_view(kruskal)),
-        pairwise=_table(pairwise_view(analysis.pairwise)),
-        fisher=_table(fisher_view(fisher)),
-        mtr_plot=_img(images["mtr"], "MTR of each lesion by lesion class"),
-        load_plot=_img(images["load"], "lesion load of each case by patient group"),
+        classes=html_table(class_view(analysis)),
+        groups=html_table(group_view(analysis)),
+        kruskal=html_table(kruskal_view(kruskal)),
+        pairwise=html_table(pairwise_view(analysis.pairwise)),
+        fisher=html_table(fisher_view(fisher)),
+        mtr_plot=embedded_png(images["mtr"], "MTR of each lesion by lesion class"),
+        load_plot=embedded_png(images["load"], "lesion load of each case by patient group"),
     )

@@ -10,26 +10,17 @@ imported, so a running napari session's backend is not touched).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 
 import numpy as np
+
+from ..agreement.report.plots import figure_png
 
 __all__ = ["ALPHA", "box_points_png"]
 
 #: Significance level of the brackets.
 ALPHA = 0.05
 _COLOURS = ("#c0392b", "#2e86c1", "#7f8c8d", "#8e44ad", "#16a085")
-
-
-def _png(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    fig.clear()
-    return buffer.getvalue()
 
 
 def box_points_png(
@@ -90,4 +81,4 @@ def box_points_png(
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", color="0.92")
     ax.set_axisbelow(True)
-    return _png(fig)
+    return figure_png(fig)

@@ -22,7 +22,7 @@ and :func:`~napari_uspio.core.export.summary_table` (``case`` is the case
 id), with the study columns ``code`` (shown to the reader), ``repeat``,
 ``status`` and ``reading_s`` (seconds spent on the lesion, or on the case in
 the summary) at the end, after the columns of the study's lesion source
-(:data:`~.sources.LESION_COLUMNS`, :data:`~.sources.SUMMARY_COLUMNS`). The CSV
+(:data:`~.sources.SOURCE_LESION_COLUMNS`, :data:`~.sources.SOURCE_SUMMARY_COLUMNS`). The CSV
 conventions are those of the single reading export (read them with
 :func:`~napari_uspio.core.export.read_lesions_csv`).
 """

@@ -29,9 +29,9 @@ from .store import StudyStore
 
 __all__ = [
     "ACCEPTED",
-    "LESION_COLUMNS",
+    "SOURCE_LESION_COLUMNS",
     "ORIGINS",
-    "SUMMARY_COLUMNS",
+    "SOURCE_SUMMARY_COLUMNS",
     "REJECTED",
     "CandidateOrigins",
     "accept_candidate",
@@ -50,11 +50,11 @@ REJECTED = "reject candidate"
 #: A lesion's origin in a candidates study.
 ORIGINS = ("accepted", "accepted-and-edited", "own")
 #: Columns a lesion source adds to the study export's lesion table and summary table.
-LESION_COLUMNS = {
+SOURCE_LESION_COLUMNS = {
     "reference": ("reference_added_voxels", "reference_removed_voxels"),
     "candidates": ("origin",),
 }
-SUMMARY_COLUMNS = {
+SOURCE_SUMMARY_COLUMNS = {
     "candidates": ("candidates_accepted", "candidates_rejected", "candidates_untouched"),
 }
 
@@ -177,7 +177,7 @@ def source_columns(
     """
     if source == "reference":
         edits = reference_edits(labels, np.asarray(case["lesions"]))
-        added, removed = LESION_COLUMNS[source]
+        added, removed = SOURCE_LESION_COLUMNS[source]
         return {
             added: [edits.get(int(i), (0, 0))[0] for i in lesions],
             removed: [edits.get(int(i), (0, 0))[1] for i in lesions],
@@ -185,6 +185,6 @@ def source_columns(
     if source == "candidates":
         found = candidate_origins(store, reader, code, labels, np.asarray(case["candidates"]))
         counts = (found.accepted, found.rejected, found.untouched)
-        summary = {c: [n] for c, n in zip(SUMMARY_COLUMNS[source], counts, strict=True)}
+        summary = {c: [n] for c, n in zip(SOURCE_SUMMARY_COLUMNS[source], counts, strict=True)}
         return {"origin": [found.origin.get(int(i), "own") for i in lesions]}, summary
     return {}, {}

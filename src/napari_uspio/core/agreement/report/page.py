@@ -33,26 +33,34 @@ from .format import (
 from .plots import PUBLISHED_RIM_KAPPA
 
 TEMPLATE = "report.html"
+#: The style sheet of every page napari-uspio writes (inlined: one self-contained file).
+STYLE = "page.css"
 
 
-def _table(frame: pd.DataFrame) -> str:
+def page_template(package: str, name: str) -> Template:
+    """A page template (package data) with the shared style sheet filled in."""
+    style = files(__package__).joinpath(STYLE).read_text(encoding="utf-8")
+    text = files(package).joinpath(name).read_text(encoding="utf-8")
+    return Template(Template(text).safe_substitute(style=style))
+
+
+def html_table(frame: pd.DataFrame) -> str:
     """An escaped HTML table of already formatted text."""
     return frame.to_html(index=False, escape=True, border=0, na_rep=NAN_TEXT)
 
 
-def _img(png: bytes, alt: str, kind: str) -> str:
+def embedded_png(png: bytes, alt: str, kind: str = "") -> str:
+    """An ``<img>`` holding the PNG itself (base64), with its alt text escaped."""
     data = base64.b64encode(png).decode("ascii")
-    return (
-        f'<img class="{kind}" alt="{html.escape(alt, quote=True)}" '
-        f'src="data:image/png;base64,{data}">'
-    )
+    css = f' class="{kind}"' if kind else ""
+    return f'<img{css} alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
 
 
 def _ratings(agreement: StudyAgreement, images: dict[str, bytes]) -> str:
     """The rating section: the forest plot and its note, then per field its kappas and plot."""
     parts = []
     if "forest" in images:
-        parts.append(_img(images["forest"], "forest plot of kappa with 95 % CI", "forest"))
+        parts.append(embedded_png(images["forest"], "forest plot of kappa with 95 % CI", "forest"))
         parts.append(
             '<p class="small">Dashed line: kappa '
             f"{PUBLISHED_RIM_KAPPA}, the mean inter-rater Cohen's kappa of per-lesion "
@@ -61,11 +69,11 @@ def _ratings(agreement: StudyAgreement, images: dict[str, bytes]) -> str:
         )
     for name in report_fields(agreement):
         parts.append(f"<h3>{html.escape(field_heading(name))}</h3>")
-        parts.append(_table(kappa_view(agreement.kappa[agreement.kappa["field"] == name])))
+        parts.append(html_table(kappa_view(agreement.kappa[agreement.kappa["field"] == name])))
         key = f"confusion:{name}"
         if key in images:
             alt = f"confusion matrices of {name} per reader pair"
-            parts.append(_img(images[key], alt, "confusion"))
+            parts.append(embedded_png(images[key], alt, "confusion"))
     return "".join(f"{part}\n" for part in parts)
 
 
@@ -76,20 +84,20 @@ def report_html(agreement: StudyAgreement, images: dict[str, bytes], title: str)
     ``confusion:patient_group``).
     """
     group_plot = images.get(f"confusion:{PATIENT_GROUP}")
-    template = Template(files(__package__).joinpath(TEMPLATE).read_text(encoding="utf-8"))
+    template = page_template(__package__, TEMPLATE)
     return template.substitute(
         title=html.escape(title),
         written=html.escape(now_iso()),
-        settings=_table(settings_view(agreement.settings)),
-        detection=_table(detection_view(agreement.detection)),
-        voxel_dice=_table(voxel_dice_view(agreement.voxel_dice)),
+        settings=html_table(settings_view(agreement.settings)),
+        detection=html_table(detection_view(agreement.detection)),
+        voxel_dice=html_table(voxel_dice_view(agreement.voxel_dice)),
         ratings=_ratings(agreement, images),
-        patient=_table(patient_view(agreement.patient)),
+        patient=html_table(patient_view(agreement.patient)),
         patient_group_plot=""
         if group_plot is None
-        else _img(group_plot, "confusion matrices of the patient group", "confusion"),
-        patients=_table(patients_view(agreement.patients, list(agreement.readers))),
-        intra=_table(intra_view(agreement.intra))
+        else embedded_png(group_plot, "confusion matrices of the patient group", "confusion"),
+        patients=html_table(patients_view(agreement.patients, list(agreement.readers))),
+        intra=html_table(intra_view(agreement.intra))
         if len(agreement.intra)
         else "<p>No case was read twice (study repeat fraction 0, or repeats not done).</p>",
     )

@@ -30,7 +30,8 @@ from .format import (
 PUBLISHED_RIM_KAPPA = 0.69
 
 
-def _png(fig) -> bytes:
+def figure_png(fig) -> bytes:
+    """The PNG of a matplotlib figure (110 dpi), the figure cleared."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
@@ -119,7 +120,7 @@ def forest_plot_png(kappa: pd.DataFrame, fields: Iterable[str] | None = None) ->
         ),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def confusion_grid_png(
@@ -174,4 +175,4 @@ def confusion_grid_png(
         ax.set_ylabel(str(a), fontsize=8)
         ax.set_title(f"{a} vs {b}", fontsize=9)
     fig.suptitle(f"Confusion matrices: {field_heading(name)}", fontsize=10)
-    return _png(fig)
+    return figure_png(fig)
