@@ -397,16 +397,7 @@ def test_bootstrap_equals_cluster_bootstrap_ci(result):
     assert (got["kappa"], got["low"], got["high"]) == pytest.approx(tuple(ref), rel=1e-12)
     assert got["low"] < got["kappa"] <= got["high"] and pd.isna(got["ci_reason"])
 
-    wide = result.lesions.pivot(index=["case", "item"], columns="reader", values="qsm_rim")
-    every = wide.dropna()
-    cats = VOCABULARY["qsm_rim"]
-    ref = cluster_bootstrap_ci(
-        lambda m: fleiss_kappa(m, kind="ratings", categories=cats),
-        every.to_numpy(dtype=object),
-        clusters=every.index.get_level_values("case"),
-        n=N_BOOT,
-        seed=SEED,
-    )
+    ref = _rim_fleiss_ci(result, SEED)
     got = row(result.kappa, field="qsm_rim", readers="all")
     assert (got["kappa"], got["low"], got["high"]) == pytest.approx(tuple(ref), rel=1e-12)
     assert got["low"] < got["kappa"] <= got["high"]
@@ -437,6 +428,19 @@ def test_bootstrap_equals_cluster_bootstrap_ci(result):
     assert (got["estimate"], got["low"], got["high"]) == pytest.approx(tuple(ref), nan_ok=True)
 
 
+def _rim_fleiss_ci(result, seed: int):
+    """Fleiss' kappa of the QSM rim over the lesions every reader rated, cluster bootstrap."""
+    every = result.lesions.pivot(index=["case", "item"], columns="reader", values="qsm_rim")
+    every = every.dropna()
+    return cluster_bootstrap_ci(
+        lambda m: fleiss_kappa(m, kind="ratings", categories=VOCABULARY["qsm_rim"]),
+        every.to_numpy(dtype=object),
+        clusters=every.index.get_level_values("case"),
+        n=N_BOOT,
+        seed=seed,
+    )
+
+
 def test_bootstrap_reproducible_and_seeded(result, study):
     again = compute_agreement(study.folder, n_boot=N_BOOT, seed=SEED)
     for name in ("lesions", "detection", "voxel_dice", "kappa", "patients", "patient", "intra"):
@@ -446,16 +450,7 @@ def test_bootstrap_reproducible_and_seeded(result, study):
     # three patients have 10 distinct resamples, so the bounds rarely move with the seed:
     # check that the seed is the one used (a different seed on many patients, in
     # test_cluster_bootstrap.py, moves them)
-    wide = result.lesions.pivot(index=["case", "item"], columns="reader", values="qsm_rim")
-    every = wide.dropna()
-    cats = VOCABULARY["qsm_rim"]
-    ref = cluster_bootstrap_ci(
-        lambda m: fleiss_kappa(m, kind="ratings", categories=cats),
-        every.to_numpy(dtype=object),
-        clusters=every.index.get_level_values("case"),
-        n=N_BOOT,
-        seed=SEED + 1,
-    )
+    ref = _rim_fleiss_ci(result, SEED + 1)
     got = row(other.kappa, field="qsm_rim", readers="all")
     assert (got["kappa"], got["low"], got["high"]) == pytest.approx(tuple(ref), rel=1e-12)
 
