@@ -206,3 +206,102 @@ def test_a_reference_study_groups_lesions_by_id_and_disputes_only_ratings(source
     for ca in ready:
         disputed = [item for item in ca.items if not item.agreed]
         assert len(disputed) == 1 and not disputed[0].detection_disputed
+
+
+def _read_all(study, reader, rate, edit=None) -> None:
+    """``reader`` reads every case: ``edit(reading)`` first, then ``rate(reading, lesion)``."""
+    session = StudySession(study.folder, reader, prefetch=False)
+    while (entry := session.next_entry()) is not None:
+        reading = session.open(entry)
+        if edit is not None:
+            edit(session, reading)
+        for lesion in sorted(reading.model.ids):
+            rate(reading, lesion)
+        session.mark_done()
+    session.close()
+
+
+def _rate_none(reading, lesion) -> None:
+    reading.ratings.set(lesion, gd="none", uspio="none", qsm_rim="absent")
+
+
+def test_agreement_on_a_reference_study_matches_by_id_without_detection(source_cases, tmp_path):
+    from napari_uspio.core.agreement.report import write_report
+    from napari_uspio.core.agreement.study_stats import NOT_APPLICABLE, compute_agreement
+
+    study = init_study(tmp_path / "s", source_cases, ["r1", "r2"], seed=3,
+                       lesion_source="reference", reference_editable=True)  # fmt: skip
+
+    def erase_half_of_the_first(session, reading) -> None:  # r2 shrinks one reference lesion
+        lesion = min(reading.model.ids)
+        voxels = np.nonzero(reading.model.labels == lesion)
+        half = tuple(axis[: axis.size // 2] for axis in voxels)
+        reading.model.apply_indices(half, 0)
+
+    _read_all(study, "r1", _rate_none)
+    _read_all(study, "r2", _rate_none, erase_half_of_the_first)
+    agreement = compute_agreement(study.folder, n_boot=50)
+    detection = agreement.detection.iloc[0]
+    maps = [np.asarray(nib.load(source_cases / c / "lesions.nii.gz").dataobj) for c in study.cases]
+    n_lesions = sum(np.count_nonzero(np.unique(m)) for m in maps)
+    assert detection["n_a"] == detection["n_b"] == detection["matched"] == n_lesions
+    assert np.isnan(
+        detection[["sensitivity", "ppv", "f1", "f1_low", "f1_high"]].astype(float)
+    ).all()
+    assert detection["reason"] == NOT_APPLICABLE and detection["voxel_dice_mean"] < 1
+    # the shrunk lesion is still the same lesion: the kappas compare every lesion
+    rated = agreement.kappa[agreement.kappa["field"].isin(["gd", "uspio", "qsm_rim"])]
+    assert len(rated) == 3 and (rated["n"] == n_lesions).all()
+    sources = agreement.sources.set_index("reader")
+    assert sources.loc["r1"].to_dict() == {
+        "cases": 2, "lesions": n_lesions, "lesions_edited": 0, "lesions_added": 0,
+        "lesions_removed": 0, "reference_added_voxels": 0, "reference_removed_voxels": 0,
+    }  # fmt: skip
+    assert sources.loc["r2", "lesions_edited"] == 2 and sources.loc["r2", "lesions_added"] == 0
+    assert sources.loc["r2", "reference_removed_voxels"] > 0
+    assert agreement.settings["lesion_source"] == "reference"
+    paths = write_report(agreement, tmp_path / "report")
+    page = paths["report"].read_text("utf-8")
+    assert "Lesion source" in page and "rated a shared reference delineation" in page
+    assert "not applicable: the readers rate a shared reference" in page
+    written = pd.read_csv(paths["sources"]).set_index("reader")
+    assert written.loc["r2", "lesions_edited"] == 2
+
+
+def test_the_agreement_report_sums_candidates_per_reader(source_cases, tmp_path):
+    from napari_uspio.core.agreement.report import write_report
+    from napari_uspio.core.agreement.study_stats import compute_agreement
+
+    study = init_study(tmp_path / "s", source_cases, ["r1", "r2"], seed=3,
+                       lesion_source="candidates")  # fmt: skip
+    n_candidates = {}
+
+    def accept_all(session, reading) -> None:  # r1 accepts every candidate but the false one
+        candidates = np.asarray(reading.case["candidates"])
+        ids = [int(i) for i in np.unique(candidates) if i]
+        n_candidates[reading.entry.case_id] = len(ids)
+        for lesion, candidate in enumerate(c for c in ids if c != FALSE_CANDIDATE):
+            voxels = accept_candidate(reading.model.labels, candidates, candidate)
+            reading.model.apply_indices(voxels, lesion + 1)
+            record_acceptance(session.store, session.reader, reading.entry.code, candidate,
+                              lesion + 1)  # fmt: skip
+        record_rejection(session.store, session.reader, reading.entry.code, FALSE_CANDIDATE)
+
+    def paint_one(session, reading) -> None:  # r2 paints one lesion of their own
+        reading.model.apply_indices((np.array([8]), np.array([48]), np.array([48])), 1)
+
+    _read_all(study, "r1", _rate_none, accept_all)
+    _read_all(study, "r2", _rate_none, paint_one)
+    agreement = compute_agreement(study.folder, n_boot=20)
+    sources = agreement.sources.set_index("reader")
+    accepted = sum(n_candidates.values()) - len(n_candidates)
+    assert sources.loc["r1"].to_dict() == {
+        "cases": 2, "lesions": accepted, "lesions_accepted": accepted,
+        "lesions_accepted_and_edited": 0, "lesions_own": 0, "candidates_accepted": accepted,
+        "candidates_rejected": 2, "candidates_untouched": 0,
+    }  # fmt: skip
+    assert sources.loc["r2", ["lesions_own", "candidates_untouched"]].tolist() == [
+        2, sum(n_candidates.values())]  # fmt: skip
+    page = write_report(agreement, tmp_path / "report")["report"].read_text("utf-8")
+    assert "candidates accepted" in page and "lesions own" in page
+    assert "lesions the reader painted without a candidate" in page

@@ -9,14 +9,22 @@ from, so that every interval can resample patients
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from functools import partial
 from itertools import combinations
 
 import numpy as np
 
 from ..patient import patient_group
 from .bootstrap import patient_of
-from .matching import Match, detection_agreement, match_lesions, matched_pairs, voxel_dice
+from .matching import (
+    Match,
+    detection_agreement,
+    match_by_id,
+    match_lesions,
+    matched_pairs,
+    voxel_dice,
+)
 from .readings import CaseReadings, compared_fields, group_table, rating_value
 
 __all__ = ["Collected", "PerCase", "counts"]
@@ -37,24 +45,35 @@ class Collected:
         self.intra_matches: dict[str, PerCase] = defaultdict(list)
         # reader -> field -> (case, first value, repeated value) per matched lesion
         self.intra_values: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        # reader -> cases read, lesions, and the sums of the lesion source's counts
+        self.sources: dict[str, Counter] = defaultdict(Counter)
+        self.source = "reader"  # the study's lesion source (of the cases added)
 
     def add(self, cr: CaseReadings, min_dice: float) -> None:
         """Keep what the statistics need of one case's readings."""
         case = cr.case_id
         self.cases.append(case)
+        self.source = cr.source
         self.tables.append(group_table(cr))
         readings = {r: cr.readings[r] for r in sorted(cr.readings)}
+
+        # a reference study's readings share their ids
+        match = (
+            match_by_id if cr.source == "reference" else partial(match_lesions, min_dice=min_dice)
+        )
         for reader, reading in readings.items():
             ids = reading.lesion_ids()
             group = patient_group(reading.ratings.table(ids))
             self.patients.append((case, reader, len(ids), group))
+            self.sources[reader].update(cases=1, lesions=len(ids))
+            self.sources[reader].update(cr.source_counts.get(reader, {}))
         for a, b in combinations(readings, 2):
             la, lb = readings[a].labels, readings[b].labels
-            self.matches[a, b].append((case, match_lesions(la, lb, min_dice)))
+            self.matches[a, b].append((case, match(la, lb)))
             self.dice.append((case, a, b, voxel_dice(la, lb)))
         for reader in sorted(cr.repeats):
             first, repeat = readings[reader], cr.repeats[reader]
-            matches = match_lesions(first.labels, repeat.labels, min_dice)
+            matches = match(first.labels, repeat.labels)
             self.intra_matches[reader].append((case, matches))
             values = self.intra_values[reader]
             for id_a, id_b in matched_pairs(matches):

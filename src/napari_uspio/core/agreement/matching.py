@@ -135,6 +135,22 @@ def match_lesions(
     return out
 
 
+def match_by_id(labels_a: np.ndarray, labels_b: np.ndarray) -> list[Match]:
+    """Matching of two readings that share lesion ids (a ``reference`` study): by id.
+
+    Returned like :func:`match_lesions`: the ids both hold with their Dice, then
+    the ids of A only ``(id_a, None, 0.0)``, then those of B only.
+    """
+    ids_a, ids_b, dice = dice_matrix(labels_a, labels_b)
+    index_a = {int(i): k for k, i in enumerate(ids_a)}
+    index_b = {int(i): k for k, i in enumerate(ids_b)}
+    shared = [(i, k) for i, k in index_a.items() if i in index_b]
+    out: list[Match] = [(i, i, float(dice[k, index_b[i]])) for i, k in shared]
+    out += [(i, None, 0.0) for i in index_a if i not in index_b]
+    out += [(None, i, 0.0) for i in index_b if i not in index_a]
+    return out
+
+
 def group_lesions(
     label_maps: Mapping[str, np.ndarray], min_dice: float = MIN_DICE
 ) -> list[dict[str, int | None]]:

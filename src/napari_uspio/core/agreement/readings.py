@@ -6,7 +6,9 @@ left out) who marked their first reading of the case **done**, the groups of
 matched lesions (:func:`~.matching.group_lesions`, readers in sorted id
 order, so a group's *item* number is reproducible; in a ``reference`` study,
 where every reader rates the same lesion ids, one group per id:
-:func:`groups_by_id`), and each reader's repeated
+:func:`groups_by_id`), the counts of the study's lesion source per reading
+(lesions edited in a reference study, candidates accepted in a candidates
+one), and each reader's repeated
 reading of the case if it is done (for intra-reader agreement). Readings not
 marked done are not final and are left out; a reader without a done reading
 of a case is *missing* for it (never counted as "no lesion").
@@ -29,6 +31,7 @@ from ..case import Case, Progress, case_grid, load_case
 from ..grid import Grid
 from ..ratings import Rating, Ratings
 from ..study.manifest import Study
+from ..study.sources import reading_source_counts
 from ..study.store import StudyStore
 from .matching import MIN_DICE, group_lesions
 
@@ -72,6 +75,9 @@ class CaseReadings:
     groups: list[dict[str, int | None]]  # item - 1 -> reader -> lesion id or None
     repeats: dict[str, Reading] = field(default_factory=dict)  # reader -> repeated reading
     grid: Grid | None = None  # the case's grid (also when ``case`` was not loaded)
+    source: str = "reader"  # the study's lesion source (``reference``: ids are shared)
+    # reader -> its first reading's counts of the lesion source (reading_source_counts)
+    source_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def readers(self) -> list[str]:
@@ -128,12 +134,19 @@ def case_readings(
         return Reading(code, labels, Ratings(store.ratings(reader, code)))
 
     readings = {r: reading(r, False) for r in firsts}
-    if study.lesion_source == "reference":  # shared ids: the same id is the same lesion
+    source = study.lesion_source
+    if source == "reference":  # shared ids: the same id is the same lesion
         groups = groups_by_id({r: x.lesion_ids() for r, x in readings.items()})
     else:
         groups = group_lesions({r: x.labels for r, x in readings.items()}, min_dice)
     repeats = {r: reading(r, True) for r in firsts if (r, case_id, True) in done}
-    return CaseReadings(case_id, case, readings, groups, repeats, grid)
+    counts = {}
+    if case is not None and source != "reader":
+        counts = {
+            r: reading_source_counts(source, store, r, x.code, case, x.labels)
+            for r, x in readings.items()
+        }
+    return CaseReadings(case_id, case, readings, groups, repeats, grid, source, counts)
 
 
 def groups_by_id(ids: dict[str, list[int]]) -> list[dict[str, int | None]]:

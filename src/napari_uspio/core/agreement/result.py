@@ -25,6 +25,7 @@ __all__ = [
     "INTRA_COLUMNS",
     "KAPPA_COLUMNS",
     "PATIENT_COLUMNS",
+    "SOURCE_COLUMNS",
     "StudyAgreement",
     "VOXEL_DICE_COLUMNS",
 ]
@@ -87,6 +88,9 @@ INTRA_COLUMNS = (
     "reason",  # why kappa (detection: F1) is undefined (None: defined)
     "ci_reason",  # why a defined estimate has no interval (None: it has one)
 )
+#: Per reader: the cases and lesions compared and, in a ``reference`` or ``candidates``
+#: study, the sums of :data:`~napari_uspio.core.study.sources.SOURCE_READER_COLUMNS`.
+SOURCE_COLUMNS = ("reader", "cases", "lesions")
 #: Long form of every confusion matrix (only non-zero cells need be listed).
 CONFUSION_COLUMNS = ("field", "reader_a", "reader_b", "value_a", "value_b", "count")
 
@@ -101,11 +105,13 @@ class StudyAgreement:
     ``group`` (UEL / GEL / NEL or None). ``confusion`` maps
     ``(field, reader_a, reader_b)`` to the confusion matrix (rows reader_a's
     values, columns reader_b's, every category of the vocabulary; also
-    ``("patient_group", a, b)``). ``settings`` records ``min_dice``,
-    ``n_boot``, ``seed``, ``level``, ``readers``, ``cases``, ``n_cases``,
-    ``left_out`` / ``left_out_repeats`` (readings not done, per reader),
-    ``readers_without_done_reading``, ``n_patients`` (the resampled units:
-    :func:`~.bootstrap.patient_of` of the cases) and ``bootstrap`` (how the
+    ``("patient_group", a, b)``). ``sources`` has one row per reader
+    (:data:`SOURCE_COLUMNS`, then the lesion source's counts). ``settings``
+    records ``lesion_source``, ``min_dice``, ``n_boot``, ``seed``, ``level``,
+    ``readers``, ``cases``, ``n_cases``, ``left_out`` / ``left_out_repeats``
+    (readings not done, per reader), ``readers_without_done_reading``,
+    ``n_patients`` (the resampled units: :func:`~.bootstrap.patient_of` of
+    the cases) and ``bootstrap`` (how the
     intervals were computed, :func:`~.bootstrap.interval_text`).
     """
 
@@ -118,6 +124,7 @@ class StudyAgreement:
     patients: pd.DataFrame
     patient: pd.DataFrame
     intra: pd.DataFrame
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
     settings: dict = field(default_factory=dict)
 
     def confusion_long(self) -> pd.DataFrame:

@@ -16,6 +16,16 @@ Detection, per reader pair
     every case both readers read; counts pooled over those cases
     (:func:`~.matching.detection_agreement`); the Dice of the whole lesion
     masks per case, and its mean over the cases where it is defined.
+Reference studies
+    Readers rate the lesions of a shared reference delineation: lesions are
+    matched by id (:func:`~.matching.match_by_id`), and detection statistics
+    (sensitivity, PPV, F1; intra-reader detection F1) are not applicable:
+    NaN, with :data:`NOT_APPLICABLE` as their reason. The counts stay.
+Lesion sources
+    Per reader (``sources``): cases and lesions compared and the sums of the
+    source's counts (:data:`~..study.sources.SOURCE_READER_COLUMNS`): edits
+    of the reference, or lesions by origin and candidates accepted / rejected /
+    untouched, so assisted and unassisted readings can be compared.
 Ratings, per field of :func:`~.readings.compared_fields`
     On the lesion groups of :func:`~.matching.group_lesions` (all compared
     readers of the case, sorted ids): Cohen's kappa per pair on the groups
@@ -63,6 +73,7 @@ import pandas as pd
 from .. import fields as spec
 from ..study.manifest import Study, load_study
 from ..study.records import StudyError
+from ..study.sources import SOURCE_READER_COLUMNS
 from ..study.store import StudyStore
 from .bootstrap import LEVEL, Bootstrap, Kappa, interval_text, patient_of
 from .collect import Collected, counts
@@ -73,15 +84,26 @@ from .result import (
     INTRA_COLUMNS,
     KAPPA_COLUMNS,
     PATIENT_COLUMNS,
+    SOURCE_COLUMNS,
     VOXEL_DICE_COLUMNS,
     StudyAgreement,
 )
-from .stats import confusion_matrix, detection_reason, icc, icc_reason, kappa_reason
+from .stats import CI, confusion_matrix, detection_reason, icc, icc_reason, kappa_reason
 
-__all__ = ["PATIENTS_COLUMNS", "agreement_of", "compute_agreement", "lesion_columns"]
+__all__ = [
+    "NOT_APPLICABLE",
+    "PATIENTS_COLUMNS",
+    "agreement_of",
+    "compute_agreement",
+    "lesion_columns",
+]
 
 #: Columns of :attr:`StudyAgreement.patients`.
 PATIENTS_COLUMNS = ("case", "reader", "lesions", "group")
+#: The reason given for detection statistics in a ``reference`` study.
+NOT_APPLICABLE = (
+    "not applicable: the readers rate a shared reference delineation, lesions matched by id"
+)
 NAN = math.nan
 
 
@@ -182,6 +204,7 @@ def agreement_of(
     patient, group_confusion = _patient_table(patients, compared, boot)
     n_patients = len({patient_of(c) for c in data.cases})
     settings = {
+        "lesion_source": data.source,
         "min_dice": float(min_dice),
         "n_boot": int(n_boot),
         "seed": seed,
@@ -202,6 +225,7 @@ def agreement_of(
         patients=patients,
         patient=patient,
         intra=_intra_table(data, compared, boot),
+        sources=_sources_table(data, compared),
         settings=settings,
     )
 
@@ -252,12 +276,33 @@ def _categories(name: str) -> tuple[str, ...]:
     return spec.derived_or_rating(name).values
 
 
-def _f1(per_case, boot: Bootstrap):
-    """Pooled counts, F1 interval and its ``ci_reason`` of some cases' matches."""
+def _f1(per_case, boot: Bootstrap, source: str):
+    """Pooled counts, F1 interval and its ``ci_reason`` of some cases' matches.
+
+    In a ``reference`` study the ratios and the interval are NaN (not applicable).
+    """
     pooled = detection_agreement(chain.from_iterable(m for _, m in per_case))
+    if source == "reference":
+        pooled |= dict.fromkeys(("sensitivity", "ppv", "f1"), NAN)
+        return pooled, CI(NAN, NAN, NAN), None
     values, patients = counts(per_case)
     f1 = boot.f1(*values, clusters=patients)
     return pooled, f1, boot.reason(f1, len(set(patients)))
+
+
+def _detection_reason(source: str, *args) -> str | None:
+    return NOT_APPLICABLE if source == "reference" else detection_reason(*args)
+
+
+def _sources_table(data: Collected, readers: list[str]) -> pd.DataFrame:
+    """Per reader: cases, lesions and the lesion source's counts, summed."""
+    columns = [*SOURCE_COLUMNS, *SOURCE_READER_COLUMNS.get(data.source, ())]
+    rows = [
+        [reader, *(data.sources[reader].get(c, 0) for c in columns[1:])]
+        for reader in readers
+        if reader in data.sources
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _detection_table(data: Collected, readers: list[str], boot: Bootstrap) -> pd.DataFrame:
@@ -265,13 +310,13 @@ def _detection_table(data: Collected, readers: list[str], boot: Bootstrap) -> pd
     rows = []
     for a, b in combinations(readers, 2):
         per_case = data.matches.get((a, b), [])
-        pooled, f1, no_ci = _f1(per_case, boot)
+        pooled, f1, no_ci = _f1(per_case, boot, data.source)
         values = dice.loc[(dice["reader_a"] == a) & (dice["reader_b"] == b), "dice"]
         finite = values.to_numpy(dtype=float)
         finite = finite[np.isfinite(finite)]
         mean = float(finite.mean()) if finite.size else NAN
         pooled = [pooled[k] for k in ("n_a", "n_b", "matched", "sensitivity", "ppv", "f1")]
-        why = detection_reason(len(per_case), *pooled[:2], a, b)
+        why = _detection_reason(data.source, len(per_case), *pooled[:2], a, b)
         rows.append((_pair(a, b), a, b, len(per_case), *pooled, f1.low, f1.high, mean, why, no_ci))
     return pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
 
@@ -355,11 +400,13 @@ def _intra_table(data: Collected, readers: list[str], boot: Bootstrap) -> pd.Dat
         per_case = data.intra_matches.get(reader)
         if not per_case:
             continue
-        pooled, f1, no_ci = _f1(per_case, boot)
+        pooled, f1, no_ci = _f1(per_case, boot, data.source)
         found = pooled["n_a"] + pooled["n_b"]
         either = found - pooled["matched"]
         agree = pooled["matched"] / either if either else NAN
         why = None if found else "neither reading has a lesion"
+        if data.source == "reference":
+            agree, why = NAN, NOT_APPLICABLE
         rows.append((reader, "detection", len(per_case), found, *f1, agree, why, no_ci))
         for name in compared_fields():
             patients, first, repeat = data.intra_columns(reader, name)

@@ -31,6 +31,7 @@ __all__ = [
     "ACCEPTED",
     "SOURCE_LESION_COLUMNS",
     "ORIGINS",
+    "SOURCE_READER_COLUMNS",
     "SOURCE_SUMMARY_COLUMNS",
     "REJECTED",
     "CandidateOrigins",
@@ -39,6 +40,7 @@ __all__ = [
     "pending_candidates",
     "record_acceptance",
     "record_rejection",
+    "reading_source_counts",
     "reference_edits",
     "source_columns",
     "start_reading",
@@ -56,6 +58,21 @@ SOURCE_LESION_COLUMNS = {
 }
 SOURCE_SUMMARY_COLUMNS = {
     "candidates": ("candidates_accepted", "candidates_rejected", "candidates_untouched"),
+}
+#: Counts of a reading that the agreement report sums per reader, per lesion source.
+SOURCE_READER_COLUMNS = {
+    "reference": (
+        "lesions_edited",
+        "lesions_added",
+        "lesions_removed",
+        *SOURCE_LESION_COLUMNS["reference"],
+    ),
+    "candidates": (
+        "lesions_accepted",
+        "lesions_accepted_and_edited",
+        "lesions_own",
+        *SOURCE_SUMMARY_COLUMNS["candidates"],
+    ),
 }
 
 
@@ -188,3 +205,34 @@ def source_columns(
         summary = {c: [n] for c, n in zip(SOURCE_SUMMARY_COLUMNS[source], counts, strict=True)}
         return {"origin": [found.origin.get(int(i), "own") for i in lesions]}, summary
     return {}, {}
+
+
+def reading_source_counts(
+    source: str, store: StudyStore, reader: str, code: str, case: Case, labels: np.ndarray
+) -> dict[str, int]:
+    """A reading's counts of :data:`SOURCE_READER_COLUMNS` (a ``reader`` study: none).
+
+    Reference: lesions edited (kept, voxels changed), added (ids not in the
+    reference), removed (reference ids erased) and the voxels added / removed.
+    Candidates: lesions by origin and the candidates' fate (:func:`candidate_origins`).
+    """
+    if source == "reference":
+        reference = np.asarray(case["lesions"])
+        edits = reference_edits(labels, reference)
+        present = {int(i) for i in np.unique(labels) if i}
+        shared = {int(i) for i in np.unique(reference) if i}
+        values = (
+            sum(i in present and i in shared for i in edits),
+            len(present - shared),
+            len(shared - present),
+            sum(a for a, _ in edits.values()),
+            sum(r for _, r in edits.values()),
+        )
+    elif source == "candidates":
+        found = candidate_origins(store, reader, code, labels, np.asarray(case["candidates"]))
+        origins = list(found.origin.values())
+        values = (*(origins.count(o) for o in ORIGINS), found.accepted, found.rejected,
+                  found.untouched)  # fmt: skip
+    else:
+        return {}
+    return dict(zip(SOURCE_READER_COLUMNS[source], map(int, values), strict=True))

@@ -15,6 +15,7 @@
     patient.csv       lesion-count ICC and patient-group agreement
     patients.csv      per case and reader: lesion count and patient group
     intra.csv         intra-reader agreement (first vs repeated reading)
+    sources.csv       per reader: cases, lesions and the lesion source's counts
     lesions.csv       the matched lesion groups (case, item, reader, lesion, ratings)
     report.html       one self-contained page for the study coordinator
     provenance.json   settings, software versions, SHA-256 of every file above

@@ -215,8 +215,30 @@ def voxel_dice_view(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: How the report names a study's lesion source.
+SOURCE_TITLES = {
+    "reader": "reader: each reader painted from an empty map",
+    "reference": "reference: the readers rated a shared reference delineation",
+    "candidates": "candidates: the readers accepted, rejected or painted beside automatic "
+    "candidates",
+}
+
+
+def sources_view(table: pd.DataFrame) -> pd.DataFrame:
+    """Per reader: cases, lesions and the lesion source's counts, headed in words."""
+    shown = {"reader": table["reader"].astype(str)}
+    shown |= {c.replace("_", " "): table[c].map(format_count) for c in table.columns[1:]}
+    return pd.DataFrame(shown)
+
+
+def source_definitions(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(header, definition)`` of the source columns beyond reader, cases and lesions."""
+    return [(c.replace("_", " "), spec.column(c).description) for c in table.columns[3:]]
+
+
 _SETTING_TITLES = {
     "study": "study folder",
+    "lesion_source": "lesion source",
     "readers": "readers compared",
     "readers_without_done_reading": "readers left out (no done reading)",
     "n_cases": "cases compared",
@@ -235,6 +257,8 @@ _SETTING_TITLES = {
 def _setting_text(key: str, value: object) -> str:
     if value is None:
         return "–"
+    if key == "lesion_source":
+        return SOURCE_TITLES.get(str(value), str(value))
     if key == "level" and isinstance(value, float):
         return f"{100 * value:g} %"
     if isinstance(value, dict):  # e.g. reader -> readings left out: list the non-zero ones

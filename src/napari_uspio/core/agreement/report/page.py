@@ -28,6 +28,8 @@ from .format import (
     patients_view,
     report_fields,
     settings_view,
+    source_definitions,
+    sources_view,
     voxel_dice_view,
 )
 from .plots import PUBLISHED_RIM_KAPPA
@@ -77,6 +79,30 @@ def _ratings(agreement: StudyAgreement, images: dict[str, bytes]) -> str:
     return "".join(f"{part}\n" for part in parts)
 
 
+def _sources(agreement: StudyAgreement) -> str:
+    """The lesion source section: what the readers started from, and per reader their counts."""
+    source = agreement.settings.get("lesion_source", "reader")
+    if source == "reader":
+        return (
+            "<p>Every reader painted their lesions from an empty map (lesion source reader).</p>"
+        )
+    lead = {
+        "reference": "Every reading started from the case's reference delineation; the readers "
+        "rated its lesions (and edited them where the study allows). Lesions are matched by "
+        "id, so detection statistics are not applicable.",
+        "candidates": "Every reading showed the case's automatic candidates beside an empty "
+        "map; the readers accepted, rejected or ignored them and painted their own lesions.",
+    }[source]
+    items = "".join(
+        f"<li><b>{html.escape(h)}</b>: {html.escape(d)}</li>"
+        for h, d in source_definitions(agreement.sources)
+    )
+    return (
+        f"<p>{html.escape(lead)}</p>\n{html_table(sources_view(agreement.sources))}\n"
+        f'<ul class="small">{items}</ul>'
+    )
+
+
 def report_html(agreement: StudyAgreement, images: dict[str, bytes], title: str) -> str:
     """The report page: escaped tables and the PNG plots ``images`` embedded as data URIs.
 
@@ -89,6 +115,7 @@ def report_html(agreement: StudyAgreement, images: dict[str, bytes], title: str)
         title=html.escape(title),
         written=html.escape(now_iso()),
         settings=html_table(settings_view(agreement.settings)),
+        sources=_sources(agreement),
         detection=html_table(detection_view(agreement.detection)),
         voxel_dice=html_table(voxel_dice_view(agreement.voxel_dice)),
         ratings=_ratings(agreement, images),

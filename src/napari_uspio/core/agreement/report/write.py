@@ -27,6 +27,7 @@ REPORT_FILES: dict[str, str] = {
     "patient": "patient.csv",
     "patients": "patients.csv",
     "intra": "intra.csv",
+    "sources": "sources.csv",
     "lesions": "lesions.csv",
     "report": "report.html",
     "provenance": "provenance.json",
@@ -45,6 +46,7 @@ def report_tables(agreement: StudyAgreement) -> dict[str, pd.DataFrame]:
         "patient": agreement.patient,
         "patients": agreement.patients,
         "intra": agreement.intra,
+        "sources": agreement.sources,
         "lesions": agreement.lesions,
     }
 
