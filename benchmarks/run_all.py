@@ -13,6 +13,7 @@ BENCHMARKS = (
     "bench_desk.py",
     "bench_cases.py",
     "bench_delineation.py",
+    "bench_seed000.py",
 )
 
 

@@ -35,13 +35,13 @@ def test_classes_patterns_overlaps_and_groups_are_seed000s(seed000_cohort):
     assert patients.n_lesions.sum() == len(lesions) == 727
 
 
-def test_planted_mtr_per_class_within_sampling_error(seed000_cohort):
+def test_planted_mtr_per_class_is_seed000s(seed000_cohort):
     lesions = seed000_cohort.lesions
     for cls in ("USPIO+/Gd+", "USPIO-/Gd+", "USPIO-/Gd-"):
         mtr = lesions.mtr_true[lesions.lesion_class == cls]
         mean, sd = MTR_BY_CLASS[cls]
-        assert abs(mtr.mean() - mean) < 3 * sd / np.sqrt(len(mtr)), cls
-        assert 0.6 * sd < mtr.std() < 1.4 * sd, cls
+        assert mtr.mean() == pytest.approx(mean, abs=1e-4), cls  # mtr_true has 4 decimals
+        assert mtr.std() == pytest.approx(sd, abs=1e-4), cls
 
 
 def test_candidates_miss_some_lesions_and_add_false_ones(seed000_cohort):

@@ -28,8 +28,9 @@ merge categories.
 Truth columns: ``lesion``, ``x_mm``/``y_mm``/``z_mm`` (world RAS centre, a lesion
 voxel), ``radius_mm`` (nominal equivalent-sphere radius), ``voxels``,
 ``volume_mm3`` (voxels x voxel volume), ``gd``, ``uspio``, ``qsm_rim``,
-``central_vein``, ``overlap``, ``lesion_class``, ``mtr_true`` (the lesion's MTR
-before partial-volume smoothing and noise), ``qsm_rel_ppb_true`` (mean of the
+``central_vein``, ``overlap``, ``lesion_class``, ``mtr_true`` (the lesion's mean
+MTR after partial-volume smoothing, before noise: the value painted inside the lesion
+is chosen so), ``qsm_rel_ppb_true`` (mean of the
 noiseless QSM over the lesion, central vein included, minus the mean over a
 white-matter shell 2-6 mm around it). ``overlap`` is the number of voxels
 enhancing with both USPIO and Gd divided by the number enhancing with either,

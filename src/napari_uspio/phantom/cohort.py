@@ -7,8 +7,9 @@ With 31 patients the cohort holds exactly what seed 000 reports at baseline
 (:data:`SEED000`): 9 UEL, 7 GEL and 15 NEL patients; 16 USPIO+/Gd+, 67 USPIO-/Gd+,
 643 USPIO-/Gd- lesions and 1 USPIO+/Gd-; USPIO patterns ring 4, focal 3, iso 10
 over the 17 USPIO+ lesions; USPIO / Gd overlap <20 % for 3 and 20-80 % for 13 of the
-USPIO+/Gd+ lesions, none >80 %. Lesion MTR is drawn per class from
-:data:`~napari_uspio.phantom.lesions.MTR_BY_CLASS` (0.38 / 0.42 / 0.41). Other
+USPIO+/Gd+ lesions, none >80 %. Lesion MTR is planted per class with exactly the
+mean and SD of :data:`~napari_uspio.phantom.lesions.MTR_BY_CLASS` (0.38 / 0.42 / 0.41,
+as measured: the lesion's mean after partial volume, before noise). Other
 patient counts scale every number in proportion (largest remainders), keeping
 each group's definition: a UEL patient has a USPIO+/Gd+ lesion, a GEL patient a
 USPIO-/Gd+ lesion and no USPIO+ one, a NEL patient only USPIO-/Gd- lesions.
@@ -161,7 +162,7 @@ def make_cohort(out_dir, n_patients: int = SEED000_PATIENTS, seed: int = 0) -> C
         patient, rng = f"sub-{k:02d}", np.random.default_rng([seed, k])
         kinds = plan[plan.patient == patient]
         kind_list = list(kinds[["gd", "uspio", "qsm_rim", "central_vein"]].itertuples(False, None))
-        table, counts = _write_case(out_dir / patient, k, kind_list, list(kinds.overlap), rng)
+        table, counts = _write_case(out_dir / patient, k, kind_list, kinds, rng)
         table.insert(0, "patient", patient)
         table.insert(1, "group", patient_group(table))
         _write_csv(table, out_dir / patient / TRUTH_DIR / TRUTH_CSV)
@@ -189,7 +190,9 @@ def plan_cohort(n_patients: int = SEED000_PATIENTS, seed: int = 0) -> pd.DataFra
     """The planted lesions of a cohort, one row each, before any image is made.
 
     Columns ``patient``, ``group`` (planned), ``lesion_class``, ``gd``, ``uspio``,
-    ``qsm_rim``, ``central_vein`` (bool), ``overlap`` (planned category); within a
+    ``qsm_rim``, ``central_vein`` (bool), ``overlap`` (planned category), ``mtr``
+    (planted lesion MTR: per class, draws shifted and scaled so that their mean and SD
+    are exactly :data:`~.lesions.MTR_BY_CLASS`'s, as seed 000 reports them); within a
     patient USPIO+ lesions come first, then Gd+, then the others.
     """
     if n_patients < 1:
@@ -241,7 +244,14 @@ def plan_cohort(n_patients: int = SEED000_PATIENTS, seed: int = 0) -> pd.DataFra
                     "overlap": overlap,
                 }
             )
-    return pd.DataFrame(rows)
+    plan = pd.DataFrame(rows)
+    plan["mtr"] = 0.0
+    for cls, (mean, sd) in pl.MTR_BY_CLASS.items():
+        at = plan.index[plan.lesion_class == cls]
+        z = rng.standard_normal(len(at))
+        z = (z - z.mean()) / z.std(ddof=1) if len(at) > 1 else np.zeros(len(at))
+        plan.loc[at, "mtr"] = np.clip(mean + sd * z, 0.1, 0.7)
+    return plan
 
 
 def _round(x: float) -> int:
@@ -279,8 +289,9 @@ def _case_file(k: int, role: str) -> str:
     return f"sub-phantom{k:03d}_ses-01_{ENDINGS[role]}.nii.gz"
 
 
-def _write_case(folder: Path, k: int, kinds, overlaps, rng) -> tuple[pd.DataFrame, dict]:
-    """Write patient ``k``'s case; return its truth table and candidate counts."""
+def _write_case(folder: Path, k: int, kinds, plan, rng) -> tuple[pd.DataFrame, dict]:
+    """Write patient ``k``'s case (``plan``: its rows of the plan); return its truth, counts."""
+    overlaps = list(plan.overlap)
     voxel = np.asarray(VOXEL_MM)
     labels, wm_var = anatomy(SHAPE_XYZ, voxel, BRAIN_SCALE, rng)
     semi_mm = np.multiply(BRAIN_SEMI_AXES_MM, BRAIN_SCALE)
@@ -292,6 +303,8 @@ def _write_case(folder: Path, k: int, kinds, overlaps, rng) -> tuple[pd.DataFram
             break
     else:
         raise RuntimeError(f"{folder}: no placement gave the planned overlap categories")
+    for les, mtr in zip(lesions, plan.mtr, strict=True):
+        les.mtr[1] = float(mtr)
     lut = np.concatenate([[0], rng.permutation(len(lesions)) + 1]).astype(np.int16)
     label_map = lut[label_map]  # ids in random order: they tell nothing of the class
     for les in lesions:

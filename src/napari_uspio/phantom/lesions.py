@@ -358,8 +358,6 @@ def paint_lesions(hard, role, lesions, visit, wm_value):
                 if visit == 1:
                     view[les.uspio_mask] *= 0.65
                 view[les.vein] = 0.2 * wm_value
-        elif role == "mtr":
-            view[m] = les.mtr[visit]
         elif role in ("r2star", "r2star_post"):
             view[m] = 15.0
             if les.qsm_rim:
@@ -387,6 +385,38 @@ def paint_qsm(hard, lesions, visit, sigma_vox):
         target = les.qsm_target_ppb[visit]
         scale = max(target - from_vein.mean(), 0.3 * target) / from_pattern.mean()
         hard[les.box] += pattern * np.float32(scale) + vein
+
+
+def paint_mtr(mtr, m0, lesions, visit, sigma_vox):
+    """Paint each lesion's MTR into ``mtr`` so that it is its mean after partial volume.
+
+    The image is rendered as ``Mmt = M0 (1 - MTR)``, both smoothed with ``sigma_vox``;
+    the lesion mean of ``1 - smooth(Mmt) / smooth(M0)`` is affine in the value painted
+    inside the lesion, so two smoothings of the lesion's neighbourhood give the value
+    whose noiseless mean is the lesion's planted MTR (as MTR is measured, and reported).
+    """
+    margin = int(4.0 * sigma_vox + 0.5) + 1  # beyond the Gaussian's reach
+    for les in lesions:
+        box = tuple(
+            slice(max(s.start - margin, 0), min(s.stop + margin, n))
+            for s, n in zip(les.box, mtr.shape, strict=True)
+        )
+        inner = tuple(
+            slice(s.start - b.start, s.stop - b.start) for s, b in zip(les.box, box, strict=True)
+        )
+        mask = np.zeros(mtr[box].shape, bool)
+        mask[inner] = les.mask
+        at_0, at_1 = (_mtr_after_pv(mtr[box], m0[box], mask, v, sigma_vox) for v in (0.0, 1.0))
+        value = (les.mtr[visit] - at_0) / (at_1 - at_0)
+        mtr[les.box][les.mask] = np.clip(value, 0.0, 0.95)
+
+
+def _mtr_after_pv(mtr, m0, mask, value, sigma_vox) -> float:
+    """Mean over ``mask`` of the smoothed MTR, ``value`` painted inside ``mask``."""
+    local = np.array(mtr, np.float32)
+    local[mask] = value
+    mmt = ndimage.gaussian_filter(m0 * (1 - local), sigma_vox, mode="nearest")[mask]
+    return float(np.mean(1 - mmt / ndimage.gaussian_filter(m0, sigma_vox, mode="nearest")[mask]))
 
 
 def measure_qsm_rel(qsm_noiseless, lesions, visit):

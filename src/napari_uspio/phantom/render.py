@@ -40,7 +40,7 @@ def render_roles(write, labels, wm_var, lesions, label_map, visit, rng) -> None:
     pl.paint_lesions(m0, "m0", lesions, visit, TISSUE_VALUES["m0"][WM])
     mtr = _hard("mtr", labels)
     mtr[is_wm] += WM_MTR_VARIATION * wm_var[is_wm]
-    pl.paint_lesions(mtr, "mtr", lesions, visit, TISSUE_VALUES["mtr"][WM])
+    pl.paint_mtr(mtr, m0, lesions, visit, PV_SIGMA_VOX)
     mmt = m0 * (1 - mtr)
     del mtr
     sigma = NOISE_FRACTION_OF_WM * TISSUE_VALUES["m0"][WM]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.adjudication.desk import AdjudicationDesk
 from ..core.case import load_case
 from ..core.ratings import Ratings
 from ..core.study.manifest import Study, init_study
@@ -26,6 +27,8 @@ from ..phantom import TRUTH_CSV, TRUTH_DIR, TRUTH_LABELS, make_phantom, phantom_
 
 __all__ = [
     "SimulatedReader",
+    "adjudicate_by_truth",
+    "cohort_readers",
     "demo_readers",
     "ratings_from_truth",
     "read_study",
@@ -82,6 +85,25 @@ def demo_readers(case_ids: list[str]) -> list[SimulatedReader]:
             "r3",
             misses=frozenset({(case_ids[0], 5)}),
             changes={(c, 1): {"qsm_rim": "absent"} for c in case_ids},
+        ),
+    ]
+
+
+def cohort_readers(lesions) -> list[SimulatedReader]:
+    """Readers r1, r2, r3 of a phantom cohort (its ``lesions`` table) and their disagreements.
+
+    r1 reads the truth; r2 calls every ring-like USPIO lesion focal; r3 reads every QSM
+    rim absent and leaves the first lesion of the first patient unrated (a reference
+    study) or unpainted.
+    """
+    key = list(zip(lesions["patient"], lesions["lesion"].astype(int), strict=True))
+    ring = [k for k, u in zip(key, lesions["uspio"], strict=True) if u == "ring"]
+    rim = [k for k, q in zip(key, lesions["qsm_rim"], strict=True) if q == "present"]
+    return [
+        SimulatedReader("r1"),
+        SimulatedReader("r2", changes={k: {"uspio": "focal"} for k in ring}),
+        SimulatedReader(
+            "r3", misses=frozenset(key[:1]), changes={k: {"qsm_rim": "absent"} for k in rim}
         ),
     ]
 
@@ -160,3 +182,32 @@ def read_study(
                     if reader.done:
                         store.mark_done(reader.id, entry.code)
     return study
+
+
+def adjudicate_by_truth(study: Study, adjudicator: str = "adj") -> int:
+    """Decide every item of the adjudicator's queue as the truth says; return the count.
+
+    A disputed lesion is kept, its final rating the truth's (confidence ``high``),
+    when it is a truth lesion of the case, else removed (no lesion). Each
+    decision goes through the :class:`AdjudicationDesk`, as in the GUI.
+    """
+    desk = AdjudicationDesk(study.folder, adjudicator)
+    decided = 0
+    try:
+        desk.refresh_queue()
+        while pending := desk.pending():
+            ca, item = pending[0]
+            if desk.current is None or desk.current.code != ca.code:
+                desk.open_case(ca)
+                truth = phantom_truth(study.case_folder(ca.case_id)).set_index("lesion")
+            desk.select(item)
+            lesion = next((i for i in item.lesions.values() if i is not None), None)
+            if lesion in truth.index:  # in a reference study the reader's id is the truth's
+                desk.set_final(**truth_rating(truth.loc[lesion]))
+            else:
+                desk.no_lesion()
+            desk.resolve("as the phantom's truth")
+            decided += 1
+    finally:
+        desk.close()
+    return decided
