@@ -129,20 +129,21 @@ def _agreement(args: argparse.Namespace) -> int:
     sys.stdout.write(f"agreement report written to {paths['report']}\n")
     sys.stdout.write(f"readers {', '.join(agreement.readers)}; tables in {args.output}\n")
     for row in agreement.detection.itertuples(index=False):
-        sys.stdout.write(
-            f"  detection {row.readers}: F1 {format_ci(row.f1, row.f1_low, row.f1_high)}\n"
-        )
+        f1 = format_ci(row.f1, row.f1_low, row.f1_high, reason=row.reason, ci_reason=row.ci_reason)
+        sys.stdout.write(f"  detection {row.readers}: F1 {f1}\n")
     overall = agreement.kappa[agreement.kappa["readers"] == "all"]
     if not len(overall):  # two readers: the pair is the overall agreement
         overall = agreement.kappa.drop_duplicates("field")
     for row in overall.itertuples(index=False):
-        kappa = format_ci(row.kappa, row.low, row.high)
+        kappa = format_ci(row.kappa, row.low, row.high, reason=row.reason, ci_reason=row.ci_reason)
         sys.stdout.write(
             f"  {row.field}: {row.statistic} kappa {kappa} on {row.n} lesions, "
             f"{format_percent(row.percent_agreement)} agreement\n"
         )
     for row in agreement.patient[agreement.patient["measure"] == "lesion_count"].itertuples():
-        icc = format_ci(row.estimate, row.low, row.high)
+        icc = format_ci(
+            row.estimate, row.low, row.high, reason=row.reason, ci_reason=row.ci_reason
+        )
         sys.stdout.write(f"  lesion count per case: ICC(2,1) {icc} on {row.n} cases\n")
     end = time.perf_counter()
     sys.stderr.write(
@@ -242,7 +243,12 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("study_dir", type=Path)
     a.add_argument("-o", "--output", type=Path, required=True, help="report folder")
     a.add_argument("--readers", help="only these readers, comma-separated (default: all)")
-    a.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of the 95 %% CIs")
+    a.add_argument(
+        "--n-boot",
+        type=int,
+        default=2000,
+        help="cluster bootstrap resamples (patients) of the 95 %% CIs",
+    )
     a.add_argument(
         "--min-dice", type=float, help="minimum Dice to match two lesions (default 0.1)"
     )

@@ -2,13 +2,15 @@
 
 - :mod:`.matching`: one-to-one lesion matching of two readers by Dice
   (:func:`match_lesions`), consistent groups across three or more readers
-  (:func:`group_lesions`), detection agreement and per-case voxel Dice;
+  (:func:`group_lesions`), by id in a reference study (:func:`match_by_id`),
+  detection agreement and per-case voxel Dice;
 - :mod:`.stats`: Cohen's and Fleiss' kappa, percent agreement, confusion
-  matrices, ICC (Shrout & Fleiss) and seeded percentile bootstrap intervals;
+  matrices, ICC (Shrout & Fleiss) and seeded percentile bootstrap intervals, plain
+  and clustered (:func:`cluster_bootstrap_ci`: patients resampled, as the study
+  statistics do, :mod:`.bootstrap`);
 - :mod:`.readings`: a study's done readings per case, lesions grouped across readers;
 - :mod:`.study_stats`: :func:`compute_agreement`, every statistic of a study as the
   tables of :class:`~.result.StudyAgreement`; :mod:`.report` writes them (CSV, HTML);
-- :mod:`.adjudication`: agreed and disputed items, blinded letters, the consensus proposal.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .matching import (
     detection_agreement,
     dice_matrix,
     group_lesions,
+    match_by_id,
     match_lesions,
     matched_pairs,
     voxel_dice,
@@ -26,6 +29,7 @@ from .result import StudyAgreement
 from .stats import (
     CI,
     bootstrap_ci,
+    cluster_bootstrap_ci,
     cohen_kappa,
     confusion_matrix,
     fleiss_kappa,
@@ -38,6 +42,7 @@ __all__ = [
     "CI",
     "MIN_DICE",
     "bootstrap_ci",
+    "cluster_bootstrap_ci",
     "cohen_kappa",
     "confusion_matrix",
     "detection_agreement",
@@ -45,6 +50,7 @@ __all__ = [
     "fleiss_kappa",
     "group_lesions",
     "icc",
+    "match_by_id",
     "match_lesions",
     "matched_pairs",
     "percent_agreement",

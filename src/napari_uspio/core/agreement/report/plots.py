@@ -104,7 +104,7 @@ def forest_plot_png(kappa: pd.DataFrame, fields: Iterable[str] | None = None) ->
     ax.axvline(0.0, color="0.3", lw=1.0)
     ax.axvline(PUBLISHED_RIM_KAPPA, color="#c0392b", lw=1.0, ls="--")
     ax.set_yticks(y, [f"{field_title(f)} · {who}" for f, who, _ in rows], fontsize=8)
-    ax.set_xlabel("kappa (95 % bootstrap CI)")
+    ax.set_xlabel("kappa (95 % cluster bootstrap CI over patients)")
     ax.set_title("Inter-reader agreement per rating field", fontsize=10)
     ax.grid(axis="x", color="0.92")
     ax.set_axisbelow(True)
