@@ -12,11 +12,15 @@ cd "$(dirname "$0")/.."
 QT_LIBS=(xvfb xauth libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0
   libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1)
+# the tests start a throwaway PostgreSQL server on loopback (initdb + pg_ctl)
+SERVER_PACKAGES=(postgresql)
 PYTHON=${PYTHON:-python3}
 
 need_system() {
   local missing=()
-  for p in "${QT_LIBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in "${QT_LIBS[@]}" "${SERVER_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
   command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
   "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -102,3 +102,33 @@ def seed000_cohort(tmp_path_factory):
     from napari_uspio.phantom.cohort import make_cohort
 
     return make_cohort(tmp_path_factory.mktemp("seed000") / "cohort", n_patients=31, seed=0)
+
+
+# ------------------------------------------------------------------ store backends
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server on loopback for the whole session (initdb + pg_ctl)."""
+    from napari_uspio.testing.postgres import LocalServer
+
+    server = LocalServer().start()
+    yield server
+    server.close()
+
+
+_databases = count(1)
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return pg_server.create_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path):
+    """Each store backend in turn: SQLite (a file in tmp_path) and PostgreSQL (a new database)."""
+    from helpers import Backend
+
+    if request.param == "sqlite":
+        return Backend("sqlite", tmp_path / "study.sqlite")
+    return Backend("postgresql", request.getfixturevalue("pg_url"))

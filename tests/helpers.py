@@ -104,3 +104,18 @@ def keymap_markdown() -> str:
     lines = ["| key | does |", "|---|---|"]
     lines += [f"| `{k.key}` | {k.description} |" for k in DESK_KEYS]
     return "\n".join(lines)
+
+
+class Backend:
+    """One empty study store of a backend: ``open(create=..., **options)`` opens it (again)."""
+
+    def __init__(self, name: str, target) -> None:
+        self.name, self.target = name, target
+
+    def open(self, *, create: bool = False, **options):
+        from napari_uspio.core.study.postgres import PostgresStore
+        from napari_uspio.core.study.sqlite import SQLiteStore
+
+        if self.name == "sqlite":
+            return SQLiteStore(self.target, create=create, **options)
+        return PostgresStore(self.target, create=create, **options)

@@ -38,11 +38,13 @@ def _init(args: argparse.Namespace) -> int:
         on_skip=skipped,
         lesion_source=args.lesions,
         reference_editable=args.reference_editable,
+        store=args.store,
     )
     readers = ", ".join(f"{r.id} ({r.role})" for r in study.readers)
     sys.stdout.write(
         f"study created in {study.folder}: {len(study.cases)} cases, readers {readers}, "
-        f"seed {study.seed}, lesions: {study.lesion_source}\n"
+        f"seed {study.seed}, lesions: {study.lesion_source}, "
+        f"store: {study.store or 'study.sqlite'}\n"
     )
     return 0
 
@@ -219,6 +221,12 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
         "--reference-editable",
         action="store_true",
         help="reference studies: readers may edit the reference (journaled, reported)",
+    )
+    i.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep the study in this empty PostgreSQL database, postgresql://HOST:PORT/DBNAME "
+        "(password from PGPASSWORD, ~/.pgpass or a service file; default: study.sqlite)",
     )
     i.set_defaults(run=_guarded(_init))
 

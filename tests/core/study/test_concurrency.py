@@ -1,6 +1,7 @@
 """Concurrency test: three reader processes write strokes, ratings and time at once.
 
-Readers r1, r2 and r3 each run in their own process on the same store for
+On each backend (a SQLite file; a PostgreSQL database on the test server),
+readers r1, r2 and r3 each run in their own process on the same store for
 ``NAPARI_USPIO_CONCURRENCY_S`` seconds (default 30), on the same three cases
 (each reader under their own codes), printing every acknowledged write. While
 they run, this process reads progress and label maps (readers never block).
@@ -24,6 +25,7 @@ import pytest
 
 from napari_uspio.core.fields import RATINGS
 from napari_uspio.core.study.order import reading_order
+from napari_uspio.core.study.postgres import PostgresStore
 from napari_uspio.core.study.sqlite import SQLiteStore
 
 FIELDS = RATINGS.columns
@@ -61,9 +63,16 @@ def action(reader: str, i: int):
     return "time", case, int(rng.integers(1, N_LESIONS + 1)), None
 
 
-def write_for(path: str, reader: str, seconds: float) -> None:
+def open_store(target: str, **options):
+    """The store at ``target``: a PostgreSQL URL, else a SQLite file."""
+    if target.startswith("postgresql://"):
+        return PostgresStore(target, **options)
+    return SQLiteStore(target, **options)
+
+
+def write_for(target: str, reader: str, seconds: float) -> None:
     """A reader's process: random writes for ``seconds``, each acknowledgement printed."""
-    store = SQLiteStore(path, compact_strokes=50)
+    store = open_store(target, compact_strokes=50)
     mine = codes(reader)
     labels = {c: store.labels(reader, mine[c], SHAPE, np.int16) for c in CASES}
     end = time.monotonic() + seconds
@@ -86,9 +95,9 @@ def write_for(path: str, reader: str, seconds: float) -> None:
     store.close()
 
 
-def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(tmp_path):
-    path = tmp_path / "study.sqlite"
-    with SQLiteStore(path, create=True) as store:
+def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(backend, tmp_path):
+    path = str(backend.target)
+    with backend.open(create=True) as store:
         for reader in READERS:
             store.add_reader(reader, "reader", reading_order(CASES, reader, SEED))
     here = str(Path(__file__).parent)
@@ -96,7 +105,7 @@ def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(tmp_path):
     for reader in READERS:
         script = (
             f"import sys; sys.path.insert(0, {here!r}); import test_concurrency as t; "
-            f"t.write_for({str(path)!r}, {reader!r}, {DURATION_S!r})"
+            f"t.write_for({path!r}, {reader!r}, {DURATION_S!r})"
         )
         outs[reader] = open(tmp_path / f"{reader}.acks", "w")  # noqa: SIM115
         procs[reader] = subprocess.Popen(
@@ -108,7 +117,7 @@ def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(tmp_path):
         )
     polls = 0
     try:
-        with SQLiteStore(path) as watcher:  # reads while the writers write
+        with backend.open() as watcher:  # reads while the writers write
             while any(p.poll() is None for p in procs.values()):
                 assert len(watcher.status()) == 3
                 for reader in READERS:
@@ -126,13 +135,14 @@ def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(tmp_path):
         assert proc.returncode == 0, f"{reader}:\n{errors[reader]}"
     assert polls >= max(1, DURATION_S)  # the watcher read all along
 
-    with SQLiteStore(path) as store:
-        assert store.integrity_check() == "ok"
+    with backend.open() as store:
+        if backend.name == "sqlite":
+            assert store.integrity_check() == "ok"
         for reader in READERS:
             check_reader(store, reader, (tmp_path / f"{reader}.acks").read_text().splitlines())
 
 
-def check_reader(store: SQLiteStore, reader: str, lines: list[str]) -> None:
+def check_reader(store, reader: str, lines: list[str]) -> None:
     labels = {c: np.zeros(SHAPE, np.int16) for c in CASES}
     seq = dict.fromkeys(CASES, 0)
     payload: dict[tuple[str, int], tuple] = {}

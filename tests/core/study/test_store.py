@@ -31,7 +31,17 @@ FIELDS = RATINGS.columns
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(backend):
+    """A store of each backend with readers r1 (a repeat) and r2."""
+    with backend.open(create=True) as s:
+        s.add_reader("r1", "reader", reading_order(["a", "b", "c"], "r1", 7, 0.34))
+        s.add_reader("r2", "reader", reading_order(["a", "b", "c"], "r2", 7))
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    """A SQLite store with the readers of ``store`` (tests of the file itself)."""
     with SQLiteStore(tmp_path / "study.sqlite", create=True) as s:
         s.add_reader("r1", "reader", reading_order(["a", "b", "c"], "r1", 7, 0.34))
         s.add_reader("r2", "reader", reading_order(["a", "b", "c"], "r2", 7))
@@ -51,9 +61,9 @@ def random_stroke(rng, size):
 
 # ------------------------------------------------------------------ masks
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32])
-def test_strokes_compaction_and_replay_equal_numpy(tmp_path, dtype):
+def test_strokes_compaction_and_replay_equal_numpy(backend, dtype):
     rng = np.random.default_rng(11)
-    with SQLiteStore(tmp_path / "s.sqlite", create=True, compact_strokes=17) as store:
+    with backend.open(create=True, compact_strokes=17) as store:
         store.add_reader("r1", "reader", reading_order(["a"], "r1", 1))
         code = store.order("r1")[0].code
         expected = np.zeros(SHAPE, dtype)
@@ -76,7 +86,7 @@ def test_strokes_compaction_and_replay_equal_numpy(tmp_path, dtype):
         assert store.last_seq("r1", code) == 160
         tail = store.strokes("r1", code)
         assert [s for s, _, _ in tail] == list(range(161 - n_journal, 161))
-    with SQLiteStore(tmp_path / "s.sqlite") as again:  # reopened: the same label map
+    with backend.open() as again:  # reopened: the same label map
         np.testing.assert_array_equal(again.labels("r1", code, SHAPE, dtype), expected)
 
 
@@ -247,12 +257,12 @@ def test_new_file_is_created_at_the_current_version(tmp_path):
     con.close()
 
 
-def test_older_file_is_migrated_and_keeps_its_data(store, monkeypatch):
-    code = code_of(store, "r1", "a")
-    store.append_stroke("r1", code, [4], 9)
-    store.set_rating("r1", code, 9, {"gd": "nodular"})
-    path = store.path
-    store.close()
+def test_older_file_is_migrated_and_keeps_its_data(sqlite_store, monkeypatch):
+    code = code_of(sqlite_store, "r1", "a")
+    sqlite_store.append_stroke("r1", code, [4], 9)
+    sqlite_store.set_rating("r1", code, 9, {"gd": "nodular"})
+    path = sqlite_store.path
+    sqlite_store.close()
 
     def add_email(con):
         con.execute("ALTER TABLE readers ADD COLUMN email TEXT")
@@ -267,9 +277,9 @@ def test_older_file_is_migrated_and_keeps_its_data(store, monkeypatch):
     con.close()
 
 
-def test_failed_migration_leaves_the_file_as_it_was(store, monkeypatch):
-    path = store.path
-    store.close()
+def test_failed_migration_leaves_the_file_as_it_was(sqlite_store, monkeypatch):
+    path = sqlite_store.path
+    sqlite_store.close()
 
     def half_done(con):
         con.execute("ALTER TABLE readers ADD COLUMN email TEXT")
@@ -333,9 +343,9 @@ def test_pin_hash_is_stored_replaced_and_reset_audited(store):
         store.pin_hash("r9")
 
 
-def test_newer_file_is_refused_untouched(store):
-    path = store.path
-    store.close()
+def test_newer_file_is_refused_untouched(sqlite_store):
+    path = sqlite_store.path
+    sqlite_store.close()
     con = sqlite3.connect(path)
     con.execute("PRAGMA user_version = 99")
     con.close()

@@ -1,7 +1,9 @@
 """The study manifest ``study.toml``: seed, settings, readers and cases; creating a study.
 
 A study folder holds ``study.toml`` (written once by :func:`init_study`, read by
-:func:`load_study`) and the store ``study.sqlite`` (:class:`~.sqlite.SQLiteStore`)::
+:func:`load_study`) and the store ``study.sqlite`` (:class:`~.sqlite.SQLiteStore`),
+or names a PostgreSQL database that holds it (``store``,
+:class:`~.postgres.PostgresStore`; no password in the file)::
 
     format = "napari-uspio study"
     format_version = 1
@@ -12,6 +14,7 @@ A study folder holds ``study.toml`` (written once by :func:`init_study`, read by
     shown_roles = []          # image roles shown to readers; empty: every role a case has
     lesions = "reader"        # lesion source: "reader", "reference" or "candidates"
     reference_editable = false  # reference studies: may readers edit the reference?
+    store = "postgresql://db.example.org:5432/ms_uspio"  # optional; default study.sqlite
 
     [[readers]]
     id = "r1"
@@ -50,9 +53,10 @@ from ..files import write_text
 from ..lesions import DEFAULT_SHELL_WIDTH_MM
 from ..roles import DERIVED, ROLES
 from ..volume import CaseError
+from .backends import check_store, open_store
 from .order import OrderEntry, n_repeats, reading_order
 from .records import READER_ROLES, StudyError
-from .sqlite import STORE_NAME, SQLiteStore
+from .sqlite import STORE_NAME
 from .store import StudyStore
 
 __all__ = [
@@ -103,6 +107,7 @@ class Study:
     created_at: str | None = None
     lesion_source: str = "reader"
     reference_editable: bool = False
+    store: str | None = None  # a PostgreSQL URL; None: study.sqlite in the folder
 
     @property
     def editable(self) -> bool:
@@ -134,9 +139,12 @@ class Study:
         fraction = self.repeat_fraction if reader.role == "reader" else 0.0
         return reading_order(self.cases, reader.id, self.seed, fraction)
 
-    def open_store(self, **options) -> StudyStore:
-        """The study's store (options go to :class:`~.sqlite.SQLiteStore`)."""
-        return SQLiteStore(self.folder / STORE_NAME, **options)
+    def open_store(self, *, create: bool = False, **options) -> StudyStore:
+        """The study's store: study.sqlite, or the PostgreSQL database of :attr:`store`.
+
+        ``options`` go to the backend (:func:`~.backends.open_store`).
+        """
+        return open_store(self.folder, self.store, create=create, **options)
 
 
 def find_cases(cases_dir: str | Path) -> tuple[dict[str, Path], dict[str, str]]:
@@ -176,14 +184,17 @@ def init_study(
     on_skip: Callable[[str, str], None] | None = None,
     lesion_source: str = "reader",
     reference_editable: bool = False,
+    store: str | None = None,
 ) -> Study:
     """Create a study: write the store with every reader's order, then ``study.toml``.
 
     Every subfolder of ``cases_dir`` that is a case (:func:`find_cases`) is
     in the study; the others are passed to ``on_skip(name, reason)`` (default:
-    logged). ``seed`` None draws one (recorded in the manifest). Refused if
-    ``study_dir`` already holds a study or a store, or if ``lesion_source``
-    needs a role (``lesions``, ``candidates``) that a case lacks.
+    logged). ``seed`` None draws one (recorded in the manifest). ``store`` names
+    an empty PostgreSQL database to hold the study (default: ``study.sqlite`` in
+    ``study_dir``). Refused if ``study_dir`` already holds a study or a store,
+    if the database already holds a study, or if ``lesion_source`` needs a role
+    (``lesions``, ``candidates``) that a case lacks.
     """
     study_dir = Path(study_dir)
     for name in (MANIFEST_NAME, STORE_NAME):
@@ -208,6 +219,8 @@ def init_study(
     if not found:
         raise StudyError(f"{cases_dir}: no case folder found among its subfolders.")
     _check_source(lesion_source, found)
+    if store is not None:
+        check_store(store)
     study_dir.mkdir(parents=True, exist_ok=True)
     study = Study(
         folder=study_dir.resolve(),
@@ -220,11 +233,17 @@ def init_study(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         lesion_source=lesion_source,
         reference_editable=bool(reference_editable),
+        store=store,
     )
-    with SQLiteStore(study_dir / STORE_NAME, create=True) as store:
+    with study.open_store(create=True) as opened:
+        if opened.readers():
+            raise StudyError(
+                f"{store}: this database already holds a study. Fix: create an empty "
+                "database for the new study (one study per database)."
+            )
         for reader in study.readers:
-            store.add_reader(reader.id, reader.role, study.order(reader.id))
-        store.record(
+            opened.add_reader(reader.id, reader.role, study.order(reader.id))
+        opened.record(
             "init study",
             detail=f"seed {study.seed}, {len(found)} cases, readers "
             + ", ".join(f"{r.id} ({r.role})" for r in study.readers)
@@ -265,6 +284,7 @@ def load_study(study_dir: str | Path) -> Study:
             created_at=data.get("created_at"),
             lesion_source=str(data.get("lesions", "reader")),
             reference_editable=bool(data.get("reference_editable", False)),
+            store=str(data["store"]) if "store" in data else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"{path}: missing or malformed entry ({exc!r}).") from exc
@@ -274,6 +294,8 @@ def load_study(study_dir: str | Path) -> Study:
             f"{path}: lesions = {study.lesion_source!r} is not one of "
             f"{', '.join(LESION_SOURCES)}. Fix: correct the entry."
         )
+    if study.store is not None:
+        check_store(study.store, where=f"{path}: ")
     return study
 
 
@@ -347,10 +369,11 @@ def _to_toml(study: Study) -> str:
         "shown_roles": list(study.shown_roles),
         "lesions": study.lesion_source,
         "reference_editable": study.reference_editable,
+        **({"store": study.store} if study.store is not None else {}),
     }
     lines = [
-        "# napari-uspio study. Each reader's order is stored in study.sqlite when the study",
-        "# is created; do not edit readers, cases or the seed once reading has started.",
+        "# napari-uspio study. Each reader's order is stored in the study store when the",
+        "# study is created; do not edit readers, cases or the seed once reading has started.",
         *(f"{k} = {_toml_value(v)}" for k, v in top.items()),
     ]
     for reader in study.readers:

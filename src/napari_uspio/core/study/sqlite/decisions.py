@@ -16,12 +16,15 @@ from collections.abc import Callable, Mapping
 
 from ..records import Adjudication, StudyError, utc_now
 from .journal import _KEY
-from .schema import Database
+from .schema import Database, upsert
 
 __all__ = ["AdjudicationLog"]
 
 _PROPOSAL = "consensus proposal"
-_COLUMNS = "reader, case_code, item, decision, rationale, rating, letters, disputed, decided_at"
+_NAMES = ("reader", "case_code", "item", "decision", "rationale", "rating", "letters",
+          "disputed", "decided_at")  # fmt: skip
+_COLUMNS = ", ".join(_NAMES)
+_UPSERT = upsert("adjudications", _NAMES, ("reader", "case_code", "item"))
 
 
 class AdjudicationLog:
@@ -76,8 +79,7 @@ class AdjudicationLog:
         with self._db.write() as db:
             self._writable(adjudicator, case_code)
             db.execute(
-                f"INSERT OR REPLACE INTO adjudications ({_COLUMNS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _UPSERT,
                 (
                     adjudicator,
                     case_code,

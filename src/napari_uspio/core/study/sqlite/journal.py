@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ..records import StudyError, utc_now
-from .schema import Database
+from .schema import Database, upsert
 
 __all__ = [
     "StrokeJournal",
@@ -39,9 +39,13 @@ __all__ = [
 
 _KEY = "reader = ?1 AND case_code = ?2"
 _LAST_SEQ = (
-    f"SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM strokes WHERE {_KEY}), "
-    f"(SELECT COALESCE(MAX(seq_upto), 0) FROM snapshots WHERE {_KEY}))"
+    f"SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM strokes WHERE {_KEY} "
+    f"UNION ALL SELECT seq_upto FROM snapshots WHERE {_KEY}) AS known"
 )
+_UPSERT_SNAPSHOT = upsert(
+    "snapshots", ("reader", "case_code", "seq_upto", "shape", "dtype", "data", "created_at"),
+    ("reader", "case_code"),
+)  # fmt: skip
 _LEVEL = 1
 _I8 = np.dtype("<i8")
 
@@ -248,10 +252,7 @@ class StrokeJournal:
                     f"cannot snapshot case {case_code} of {reader} at stroke {upto}: "
                     f"the last snapshot is at {prev}, the last stroke {last}"
                 )
-            db.execute(
-                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (reader, case_code, upto, shape, dtype, blob, utc_now()),
-            )
+            db.execute(_UPSERT_SNAPSHOT, (reader, case_code, upto, shape, dtype, blob, utc_now()))
             db.execute(
                 f"DELETE FROM strokes WHERE {_KEY} AND seq <= ?3", (reader, case_code, upto)
             )

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from ..records import StudyError
 
-__all__ = ["MIGRATIONS", "RATING_COLUMNS_V1", "SCHEMA_VERSION", "STORE_NAME", "Database"]
+__all__ = [
+    "MIGRATIONS",
+    "RATING_COLUMNS_V1",
+    "SCHEMA_VERSION",
+    "STORE_NAME",
+    "Database",
+    "upsert",
+]
 
 STORE_NAME = "study.sqlite"
 #: Rating columns of the ``ratings`` table in schema v1; a new rating field needs a migration.
@@ -97,12 +104,26 @@ MIGRATIONS: list[Migration] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE``: one row written or replaced (both dialects)."""
+    changed = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {changed}"
+    )
+
+
 class Database:
     """One SQLite connection in WAL mode, migrated, with transaction helpers; thread-safe.
 
     ``synchronous`` is ``FULL`` (fsync the WAL at every commit) or ``NORMAL``;
-    see *Durability* in :mod:`.store`.
+    see *Durability* in :mod:`.store`. The store's SQL is written for both this
+    and the PostgreSQL database (:mod:`napari_uspio.core.study.postgres`): ``?``
+    and ``?N`` parameters, ``ON CONFLICT`` upserts, standard functions only;
+    :attr:`READER_ORDER` is the column that orders readers as they were added.
     """
+
+    READER_ORDER = "rowid"
 
     def __init__(
         self, path: Path, synchronous: str = "FULL", busy_timeout_s: float = 10.0

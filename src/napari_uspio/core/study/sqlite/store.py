@@ -1,10 +1,12 @@
-"""The SQLite study store: one file, ``study.sqlite``, in the study folder.
+"""The study store in SQL: one file ``study.sqlite`` in the study folder, or a server.
 
-:class:`SQLiteStore` implements :class:`~napari_uspio.core.study.store.StudyStore`
-(every caller types against that interface); the SQL lives in this package only
+:class:`SQLStore` implements :class:`~napari_uspio.core.study.store.StudyStore`
+(every caller types against that interface) over a database of either dialect;
+:class:`SQLiteStore` is it on one SQLite file (stdlib ``sqlite3``, WAL mode,
+busy timeout 10 s), :class:`~napari_uspio.core.study.postgres.PostgresStore` on
+a PostgreSQL server. The SQL lives in this package only, written for both
 (:mod:`.schema`: file, migrations, transactions; :mod:`.journal`: masks;
-:mod:`.decisions`: the adjudication log). stdlib ``sqlite3``, WAL mode, busy
-timeout 10 s, schema version with migrations.
+:mod:`.decisions`: the adjudication log).
 
 Masks: a journal of strokes plus snapshots (:mod:`.journal`).
 :meth:`~SQLiteStore.append_stroke` writes one row of O(stroke) bytes;
@@ -50,72 +52,51 @@ from ..records import (
 )
 from .decisions import AdjudicationLog
 from .journal import _KEY, StrokeJournal
-from .schema import RATING_COLUMNS_V1, STORE_NAME, Database
+from .schema import RATING_COLUMNS_V1, STORE_NAME, Database, upsert
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLStore", "SQLiteStore"]
 
 _COLUMNS = RATING_COLUMNS_V1
 _STATE_JOIN = (
     "FROM orders o LEFT JOIN case_state s ON s.reader = o.reader AND s.case_code = o.code"
 )
+_UPSERT_RATING = upsert(
+    "ratings", ("reader", "case_code", "lesion", *_COLUMNS, "updated_at"),
+    ("reader", "case_code", "lesion"),
+)  # fmt: skip
 
 
-class SQLiteStore(StrokeJournal, AdjudicationLog):
-    """The SQLite study store (see the module docstring); thread-safe.
+class SQLStore(StrokeJournal, AdjudicationLog):
+    """The study store over a :class:`~.schema.Database` of either dialect (see the module).
 
     Parameters
     ----------
-    path : str or Path
-        The study folder, or its ``study.sqlite`` file.
-    create : bool
-        Create the file if missing (``init_study`` does); otherwise refused.
-    synchronous : {"FULL", "NORMAL"}
-        See *Durability* in :mod:`napari_uspio.core.study`.
-    busy_timeout_s : float
-        How long a write waits for another process's write.
+    db : Database
+        The open, migrated database (SQLite, or :mod:`napari_uspio.core.study.postgres`).
     compact_strokes, compact_bytes : int
         Journal size that triggers compaction when ``labels_now`` is given.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        create: bool = False,
-        synchronous: str = "FULL",
-        busy_timeout_s: float = 10.0,
-        compact_strokes: int = 200,
-        compact_bytes: int = 8 << 20,
-    ) -> None:
-        path = Path(path)
-        self.path = path / STORE_NAME if path.is_dir() else path
-        if not create and not self.path.is_file():
-            raise StudyError(
-                f"{self.path}: no study store here. Fix: pick the study folder, or create "
-                "the study with `napari-uspio study init`."
-            )
+    def __init__(self, db: Database, compact_strokes: int = 200, compact_bytes: int = 8 << 20):
         if compact_strokes < 1 or compact_bytes < 1:
+            db.close()
             raise ValueError("compact_strokes and compact_bytes must be >= 1")
         self.compact_strokes, self.compact_bytes = int(compact_strokes), int(compact_bytes)
-        self._db = Database(self.path, synchronous, busy_timeout_s)
+        self._db = db
 
     def close(self) -> None:
-        """Close the connection (the file is consistent whenever a process stops)."""
+        """Close the connection (everything acknowledged is kept)."""
         self._db.close()
 
-    def __enter__(self) -> SQLiteStore:
+    def __enter__(self) -> SQLStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def schema_version(self) -> int:
-        """The file's schema version."""
+        """The store's schema version."""
         return self._db.schema_version()
-
-    def integrity_check(self) -> str:
-        """SQLite's ``integrity_check``: ``"ok"`` or the problems found."""
-        return "\n".join(str(r[0]) for r in self._db.all("PRAGMA integrity_check"))
 
     # ------------------------------------------------------------ internals
     def _audit(self, reader, action: str, code=None, detail: str = "") -> None:
@@ -168,7 +149,9 @@ class SQLiteStore(StrokeJournal, AdjudicationLog):
 
     def readers(self) -> dict[str, str]:
         """Reader id -> role, in the order they were added."""
-        return dict(self._db.all("SELECT reader, role FROM readers ORDER BY rowid"))
+        return dict(
+            self._db.all(f"SELECT reader, role FROM readers ORDER BY {self._db.READER_ORDER}")
+        )
 
     def order(self, reader: str) -> list[OrderEntry]:
         """The readings of ``reader`` in the order shown."""
@@ -219,12 +202,7 @@ class SQLiteStore(StrokeJournal, AdjudicationLog):
             if new.empty:
                 db.execute(f"DELETE FROM ratings WHERE {_KEY} AND lesion = ?3", key)
             else:
-                db.execute(
-                    f"INSERT OR REPLACE INTO ratings (reader, case_code, lesion, "
-                    f"{', '.join(_COLUMNS)}, updated_at) VALUES "
-                    f"({', '.join('?' * (len(_COLUMNS) + 4))})",
-                    (*key, *values, utc_now()),
-                )
+                db.execute(_UPSERT_RATING, (*key, *values, utc_now()))
         return new.as_dict()
 
     def ratings(self, reader: str, case_code: str) -> dict[int, dict[str, str | None]]:
@@ -249,8 +227,9 @@ class SQLiteStore(StrokeJournal, AdjudicationLog):
             )
             if lesion is not None:
                 db.execute(
-                    "INSERT INTO lesion_time VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE "
-                    "SET seconds = seconds + excluded.seconds",
+                    "INSERT INTO lesion_time VALUES (?, ?, ?, ?) ON CONFLICT "
+                    "(reader, case_code, lesion) DO UPDATE "
+                    "SET seconds = lesion_time.seconds + excluded.seconds",
                     (reader, case_code, int(lesion), float(seconds)),
                 )
 
@@ -313,9 +292,11 @@ class SQLiteStore(StrokeJournal, AdjudicationLog):
         """Per reader: readings done of total, reading time, next case code."""
         out = []
         with self._db.read() as db:
-            for reader, role in db.all("SELECT reader, role FROM readers ORDER BY rowid"):
+            readers = db.all(f"SELECT reader, role FROM readers ORDER BY {db.READER_ORDER}")
+            for reader, role in readers:
                 total, done, secs = db.one(
-                    "SELECT COUNT(*), COALESCE(SUM(s.status = 'done'), 0), "
+                    "SELECT COUNT(*), "
+                    "COALESCE(SUM(CASE WHEN s.status = 'done' THEN 1 ELSE 0 END), 0), "
                     f"COALESCE(SUM(s.seconds_spent), 0) {_STATE_JOIN} WHERE o.reader = ?",
                     (reader,),
                 ) or (0, 0, 0.0)
@@ -350,3 +331,50 @@ def _stored(rating: Rating) -> tuple[str | None, ...]:
             "version 2); a new rating field needs a schema migration"
         )
     return tuple(values.get(name) for name in _COLUMNS)
+
+
+class SQLiteStore(SQLStore):
+    """The SQLite study store, one file in the study folder; thread-safe.
+
+    Parameters
+    ----------
+    path : str or Path
+        The study folder, or its ``study.sqlite`` file.
+    create : bool
+        Create the file if missing (``init_study`` does); otherwise refused.
+    synchronous : {"FULL", "NORMAL"}
+        See *Durability* in :mod:`napari_uspio.core.study`.
+    busy_timeout_s : float
+        How long a write waits for another process's write.
+    compact_strokes, compact_bytes : int
+        Journal size that triggers compaction when ``labels_now`` is given.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = False,
+        synchronous: str = "FULL",
+        busy_timeout_s: float = 10.0,
+        compact_strokes: int = 200,
+        compact_bytes: int = 8 << 20,
+    ) -> None:
+        path = Path(path)
+        self.path = path / STORE_NAME if path.is_dir() else path
+        if not create and not self.path.is_file():
+            raise StudyError(
+                f"{self.path}: no study store here. Fix: pick the study folder, or create "
+                "the study with `napari-uspio study init`."
+            )
+        if compact_strokes < 1 or compact_bytes < 1:
+            raise ValueError("compact_strokes and compact_bytes must be >= 1")
+        super().__init__(Database(self.path, synchronous, busy_timeout_s), compact_strokes,
+                         compact_bytes)  # fmt: skip
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def integrity_check(self) -> str:
+        """SQLite's ``integrity_check``: ``"ok"`` or the problems found."""
+        return "\n".join(str(r[0]) for r in self._db.all("PRAGMA integrity_check"))

@@ -1,0 +1,46 @@
+"""The PostgreSQL backend of the study store: one study per database on a server.
+
+:class:`PostgresStore` is the store of :mod:`..sqlite` (the same methods and SQL,
+:class:`~..sqlite.SQLStore`) on a :class:`~.database.PgDatabase`: a study names
+it in ``study.toml`` (``store = "postgresql://host:5432/dbname"``), and every
+caller, coordinator commands included, works unchanged on either backend.
+"""
+
+from __future__ import annotations
+
+from ..sqlite.store import SQLStore
+from .database import PgDatabase, check_url, shown_url
+
+__all__ = ["PgDatabase", "PostgresStore", "check_url", "shown_url"]
+
+
+class PostgresStore(SQLStore):
+    """The study store in a PostgreSQL database.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://[user@]host[:port]/dbname`` (no password: libpq finds it).
+    create : bool
+        Create the schema in an empty database (``init_study`` does); otherwise refused.
+    connect_timeout_s : float
+        How long a connection attempt may take.
+    compact_strokes, compact_bytes : int
+        Journal size that triggers compaction when ``labels_now`` is given.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = False,
+        connect_timeout_s: float = 10.0,
+        compact_strokes: int = 200,
+        compact_bytes: int = 8 << 20,
+    ) -> None:
+        self.url = url
+        db = PgDatabase(url, create=create, connect_timeout_s=connect_timeout_s)
+        super().__init__(db, compact_strokes, compact_bytes)
+
+    def __enter__(self) -> PostgresStore:
+        return self
