@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from helpers import ui_strings
@@ -15,6 +17,7 @@ from napari_uspio.core.study.manifest import init_study, load_study
 READERS = ("reader_anna", "reader_bob", "reader_cleo")
 PIN = "9753"  # each reader's, chosen at their first sign-in
 CASES = ("sub-101_ses-01", "sub-102_ses-01", "sub-103_ses-02")
+SHOT_ENV = "NAPARI_USPIO_SHOT"  # a PNG path: the server-study test saves a window grab
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +203,37 @@ def test_a_case_that_cannot_be_read_is_reported_blind_when_reached(
     _opened(qtbot, widget)
     assert widget.session.entry.code == second.code and viewer.layers["lesions"].editable
     assert list(viewer.layers) == layers  # swapped into the same layers
+
+
+def test_a_server_study_shows_what_waits_to_be_sent(
+    make_napari_viewer, qtbot, phantom_cases, pg_url, pg_server, tmp_path, monkeypatch
+):
+    from napari_uspio.core.study.spool import SPOOL_ENV
+
+    monkeypatch.setenv(SPOOL_ENV, str(tmp_path / "spool"))
+    study = init_study(tmp_path / "study", phantom_cases(2, (64, 64, 12), 5), ["r1"], seed=3,
+                       store=pg_url)  # fmt: skip
+    viewer, widget, _ = _sign_in(make_napari_viewer, qtbot, study.folder, "r1")
+    widget._clock.stop()
+    store = widget.session.core.store
+    qtbot.waitUntil(lambda: store.pending() == 0, timeout=20000)
+    widget._tick()
+    assert "all changes are on the server" in widget.state.text()
+    layer = viewer.layers["lesions"]
+    pg_server.kill()
+    try:
+        with layer.block_history():
+            layer.paint((6, 30, 30), 1)  # painting goes on: the spool acknowledges it
+        qtbot.waitUntil(lambda: store.sender.offline_since is not None, timeout=20000)
+        widget._tick()
+        text = widget.state.text()
+        assert "waiting to be sent (server unreachable since" in text, text
+        if SHOT_ENV in os.environ:  # a look at the widget while the server is down
+            widget.parentWidget().raise_()
+            qtbot.wait(50)
+            viewer.window._qt_window.grab().save(os.environ[SHOT_ENV])
+    finally:
+        pg_server.start()
+    qtbot.waitUntil(lambda: store.pending() == 0, timeout=30000)
+    widget._tick()
+    assert "all changes are on the server" in widget.state.text()

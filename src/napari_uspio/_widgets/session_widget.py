@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
@@ -233,6 +235,9 @@ class SessionWidget(QWidget):
             text = f"Reader {session.reader} · {k} of {n} cases done."
         else:
             text = f"Reader {session.reader} · all {n} cases done."
+        sending = session.core.sending
+        if sending is not None:
+            text += f"<br>{html.escape(sending)}"
         self.state.setText(text)
 
     def _flush_time(self) -> None:

@@ -11,6 +11,7 @@ each test its own database.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -46,6 +48,16 @@ def _version(path: str) -> float:
         return float(Path(path).parts[-3])
     except ValueError:
         return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def _free_port() -> int:
@@ -87,9 +99,15 @@ class LocalServer:
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def kill(self) -> None:
-        """SIGKILL the postmaster, as a crash would (start it again with :meth:`start`)."""
+        """SIGKILL the server and its backends, as a crash would (restart: :meth:`start`)."""
         pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, signal.SIGKILL)
+        doomed = [pid, *_children(pid)]
+        for p in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+        end = time.monotonic() + 10
+        while any(Path(f"/proc/{p}").exists() for p in doomed) and time.monotonic() < end:
+            time.sleep(0.05)
 
     def url(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
         """The URL of one of the server's databases (no password: trust or libpq finds it)."""

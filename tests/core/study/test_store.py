@@ -250,7 +250,7 @@ def test_schema_holds_every_rating_field():
 
 def test_new_file_is_created_at_the_current_version(tmp_path):
     with SQLiteStore(tmp_path / "study.sqlite", create=True) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         assert store.integrity_check() == "ok"
     con = sqlite3.connect(tmp_path / "study.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -325,7 +325,7 @@ def test_version_2_study_gains_pins_and_its_readers_choose_one(tmp_path, monkeyp
         assert old.schema_version() == 2
     monkeypatch.undo()
     with SQLiteStore(tmp_path / "s.sqlite") as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.ratings("r1", "C-1")[2]["gd"] == "nodular"
         assert store.pin_hash("r1") is None  # chosen at the next sign-in
 

@@ -1,7 +1,9 @@
 """Which store a study uses: ``study.sqlite`` in its folder, or a PostgreSQL database.
 
 A study's manifest may name a server (``store = "postgresql://host:5432/dbname"``);
-:func:`open_store` opens that study's store whichever it is, :func:`check_store`
+:func:`open_store` opens that study's store whichever it is (the coordinator's
+view), :func:`open_reader_store` the store a reader's session writes to (on a
+server study, the workstation's spool in front of it), :func:`check_store`
 refuses a store entry that is not a PostgreSQL URL, or that holds a password.
 psycopg is imported only when a server is named.
 """
@@ -14,7 +16,7 @@ from .records import StudyError
 from .sqlite import STORE_NAME, SQLiteStore
 from .store import StudyStore
 
-__all__ = ["SQLITE_ONLY", "SERVER_ONLY", "check_store", "open_store"]
+__all__ = ["SQLITE_ONLY", "SERVER_ONLY", "check_store", "open_reader_store", "open_store"]
 
 #: Options only one backend takes (the other ignores them).
 SQLITE_ONLY = ("synchronous", "busy_timeout_s")
@@ -30,6 +32,19 @@ def open_store(folder: Path, url: str | None, *, create: bool = False, **options
 
     kept = {k: v for k, v in options.items() if k not in SQLITE_ONLY}
     return PostgresStore(url, create=create, **kept)
+
+
+def open_reader_store(folder: Path, url: str | None, reader: str) -> StudyStore:
+    """The store a reader's session writes to.
+
+    The study's SQLite file, or on a server study the workstation's spool in front
+    of the server (:class:`~.spool.SpooledStore`).
+    """
+    if url is None:
+        return open_store(folder, None)
+    from .spool import SpooledStore
+
+    return SpooledStore(url, reader)
 
 
 def check_store(url: str, where: str = "") -> None:

@@ -53,7 +53,7 @@ from ..files import write_text
 from ..lesions import DEFAULT_SHELL_WIDTH_MM
 from ..roles import DERIVED, ROLES
 from ..volume import CaseError
-from .backends import check_store, open_store
+from .backends import check_store, open_reader_store, open_store
 from .order import OrderEntry, n_repeats, reading_order
 from .records import READER_ROLES, StudyError
 from .sqlite import STORE_NAME
@@ -145,6 +145,10 @@ class Study:
         ``options`` go to the backend (:func:`~.backends.open_store`).
         """
         return open_store(self.folder, self.store, create=create, **options)
+
+    def open_reader_store(self, reader: str) -> StudyStore:
+        """The store a reader's session writes to (:func:`~.backends.open_reader_store`)."""
+        return open_reader_store(self.folder, self.store, reader)
 
 
 def find_cases(cases_dir: str | Path) -> tuple[dict[str, Path], dict[str, str]]:

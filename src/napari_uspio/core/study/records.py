@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -77,9 +80,25 @@ class Adjudication:
     decided_at: str
 
 
+_ACTED_AT: ContextVar[str | None] = ContextVar("napari_uspio_acted_at", default=None)
+
+
 def utc_now() -> str:
-    """Now, UTC, ISO 8601 with microseconds (the store's timestamps)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    """Now, UTC, ISO 8601 with microseconds (the store's timestamps); see :func:`acted_at`."""
+    return _ACTED_AT.get() or datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@contextmanager
+def acted_at(timestamp: str) -> Iterator[None]:
+    """Within this block (this thread), :func:`utc_now` is ``timestamp``.
+
+    A change sent later (from a workstation's spool) keeps the time the reader made it.
+    """
+    token = _ACTED_AT.set(timestamp)
+    try:
+        yield
+    finally:
+        _ACTED_AT.reset(token)
 
 
 def parse_ids(text: str) -> list[str]:

@@ -88,7 +88,7 @@ class StudySession:
         self.study = load_study(study_dir)
         self.study.reader(reader)  # refuses an unknown reader, naming the known ones
         self.reader = reader
-        self.store = self.study.open_store()
+        self.store = self.study.open_reader_store(reader)
         try:
             self._check_pin(pin)
         except BaseException:
@@ -116,6 +116,12 @@ class StudySession:
     def entry(self) -> OrderEntry | None:
         """The order entry of the open reading (None: none open)."""
         return None if self.reading is None else self.reading.entry
+
+    @property
+    def sending(self) -> str | None:
+        """On a server study, what waits to be sent to the server (None: a SQLite study)."""
+        state = getattr(self.store, "sending_state", None)
+        return None if state is None else state()
 
     @property
     def progress(self) -> tuple[int, int]:

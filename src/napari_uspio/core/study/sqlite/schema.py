@@ -98,9 +98,19 @@ _V3: tuple[str, ...] = (
         reader TEXT PRIMARY KEY REFERENCES readers (reader),
         hash TEXT NOT NULL, set_at TEXT NOT NULL)""",
 )
+#: Version 4: what a server store needs of workstation spools (see :mod:`..spool`): the
+#: operations applied from each spool (a resend changes nothing) and each spool's backlog.
+_V4: tuple[str, ...] = (
+    """CREATE TABLE applied (
+        spool TEXT NOT NULL, op INTEGER NOT NULL, applied_at TEXT NOT NULL,
+        PRIMARY KEY (spool, op))""",
+    """CREATE TABLE spools (
+        spool TEXT PRIMARY KEY, reader TEXT NOT NULL REFERENCES readers (reader),
+        host TEXT NOT NULL, pending INTEGER NOT NULL, seen_at TEXT NOT NULL)""",
+)
 Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 #: ``MIGRATIONS[i]``: SQL statements (or a callable given the connection) from version i to i+1.
-MIGRATIONS: list[Migration] = [_V1, _V2, _V3]
+MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -132,6 +142,7 @@ class Database:
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         self.path = path
         self._lock = threading.RLock()
+        self._depth = 0  # write transactions open (nested ones join the outer)
         self._conn = sqlite3.connect(
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
@@ -157,9 +168,20 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Database]:
-        """One write transaction (``BEGIN IMMEDIATE``), committed on exit, else rolled back."""
+        """One write transaction (``BEGIN IMMEDIATE``), committed on exit, else rolled back.
+
+        A write inside a write is part of the outer transaction (committed with it).
+        """
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self
                 self._conn.execute("COMMIT")
@@ -167,6 +189,8 @@ class Database:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
 
     @contextmanager
     def read(self) -> Iterator[Database]:

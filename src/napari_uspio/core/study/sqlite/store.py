@@ -52,7 +52,7 @@ from ..records import (
 )
 from .decisions import AdjudicationLog
 from .journal import _KEY, StrokeJournal
-from .schema import RATING_COLUMNS_V1, STORE_NAME, Database, upsert
+from .schema import RATING_COLUMNS_V1, SCHEMA_VERSION, STORE_NAME, Database, upsert
 
 __all__ = ["SQLStore", "SQLiteStore"]
 
@@ -328,7 +328,7 @@ def _stored(rating: Rating) -> tuple[str | None, ...]:
     if extra:
         raise RatingError(
             f"rating field(s) {', '.join(extra)} have no column in the study store (schema "
-            "version 2); a new rating field needs a schema migration"
+            f"version {SCHEMA_VERSION}); a new rating field needs a schema migration"
         )
     return tuple(values.get(name) for name in _COLUMNS)
 

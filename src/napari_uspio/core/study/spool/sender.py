@@ -1,0 +1,133 @@
+"""The sender: a thread that sends a spool's outbox to the server, in order, exactly once.
+
+Each round takes the oldest unsent changes (at most :data:`BATCH`) and, in one
+server transaction, replays every change the server has not applied yet
+(:func:`~.ops.replay`, at the time the reader made it:
+:func:`~..records.acted_at`), records it as applied (``applied``: spool id, change
+id) and the spool's backlog (``spools``); then the spool forgets them. A reply
+lost, or the workstation killed between the server's commit and the spool's
+delete, only makes the next round resend changes the server skips: a resend
+changes nothing. When the server cannot be reached the sender waits (0.5 s,
+doubling to :data:`MAX_WAIT_S`) and tries again; reading goes on meanwhile. A
+change the server refuses (a study changed under the reader) stops the sender,
+and :attr:`Sender.error` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+
+from ..records import StudyError, acted_at, utc_now
+from .ops import replay
+
+__all__ = ["BATCH", "MAX_WAIT_S", "Sender", "connect"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+MAX_WAIT_S = 5.0
+_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def connect(url: str, timeout_s: float):
+    """A :class:`~..postgres.PostgresStore` on ``url`` (StudyError when unreachable)."""
+    from ..postgres import PostgresStore
+
+    return PostgresStore(url, connect_timeout_s=timeout_s)
+
+
+class Sender(threading.Thread):
+    """Sends ``spool``'s outbox to its server (see the module docstring)."""
+
+    def __init__(self, spool) -> None:
+        super().__init__(name=f"napari-uspio sender ({spool.reader})", daemon=True)
+        self.spool = spool
+        self.error: str | None = None  # why sending stopped (a change refused)
+        self.offline_since: float | None = None  # time.time() the server was lost
+        self._server = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def wake(self) -> None:
+        """A change was spooled: send it soon."""
+        self._wake.set()
+
+    def stop(self, flush_timeout_s: float = 5.0) -> None:
+        """Send what is left for up to ``flush_timeout_s`` seconds, then stop."""
+        end = time.monotonic() + flush_timeout_s
+        while self.is_alive() and self.spool.pending() and time.monotonic() < end:
+            if self.error or self.offline_since is not None:
+                break
+            self.wake()
+            time.sleep(0.05)
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout=max(flush_timeout_s, 1.0))
+        self._drop()
+
+    def run(self) -> None:
+        """Send rounds until stopped, waiting for the server while it is unreachable."""
+        wait = 0.5
+        while not self._stopping.is_set():
+            try:
+                sent = self._round()
+            except _LOST + (StudyError,) as exc:
+                if isinstance(exc, StudyError) and self._server is not None:
+                    self._fail(exc)  # connected, and the server refused a change
+                    return
+                self._drop()
+                if self.offline_since is None:
+                    self.offline_since = time.time()
+                    log.warning("study server unreachable, changes kept in the spool: %s", exc)
+                self._stopping.wait(wait)
+                wait = min(2 * wait, MAX_WAIT_S)
+                continue
+            except Exception as exc:  # a change the server could not take: keep it, say why
+                self._fail(exc)
+                return
+            self.offline_since, wait = None, 0.5
+            if not sent:
+                self._wake.wait(1.0)
+                self._wake.clear()
+
+    def _round(self) -> int:
+        """Send one batch; return how many changes it held (0: nothing to send)."""
+        spool = self.spool
+        batch = spool.outbox(BATCH)
+        if self._server is None:
+            self._server = connect(spool.url, spool.timeout)
+        server, db = self._server, self._server._db
+        left = spool.pending() - len(batch)
+        with db.write():
+            for op_id, op, made_at in batch:
+                key = (spool.spool_id, int(op_id))
+                if db.one("SELECT 1 FROM applied WHERE spool = ? AND op = ?", key) is None:
+                    applied_at = utc_now()
+                    with acted_at(made_at):  # the server keeps the time the reader acted
+                        replay(server, op)
+                    db.execute("INSERT INTO applied VALUES (?, ?, ?)", (*key, applied_at))
+            db.execute(
+                "INSERT INTO spools VALUES (?, ?, ?, ?, ?) ON CONFLICT (spool) DO UPDATE SET "
+                "host = excluded.host, pending = excluded.pending, seen_at = excluded.seen_at",
+                (spool.spool_id, spool.reader, spool.host, max(left, 0), utc_now()),
+            )
+        if batch:
+            spool.sent(int(batch[-1][0]))
+        return len(batch)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        log.error("sending to the study server stopped: %s", self.error)
+        self._drop()
+
+    def _drop(self) -> None:
+        if self._server is not None:
+            try:
+                self._server.close()
+            except _LOST:
+                pass
+            self._server = None
