@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench_cases.py",
     "bench_delineation.py",
     "bench_seed000.py",
+    "bench_server.py",
 )
 
 
