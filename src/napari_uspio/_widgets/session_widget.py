@@ -6,6 +6,7 @@ import html
 
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGridLayout,
     QLabel,
@@ -19,7 +20,7 @@ from qtpy.QtWidgets import (
 
 from .._napari.reading_session import ReadingSession
 from ..core.study.order import OrderEntry
-from ..core.study.records import StudyError
+from ..core.study.records import LeaseError, StudyError
 from ..core.study.session import StudySession
 from ..core.volume import CaseError
 from .common import browse_folder, pin_field, report_refusal, run_in_background, run_reported
@@ -57,6 +58,9 @@ class SessionWidget(QWidget):
         self.pin.returnPressed.connect(self.sign_in)
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.clicked.connect(self.sign_in)
+        #: Shown once a sign-in is refused because the reader's session elsewhere expired.
+        self.take_over = QCheckBox("Take over my expired session elsewhere (audited)")
+        self.take_over.setVisible(False)
         self.state = QLabel("Not signed in.")
         self.state.setWordWrap(True)
         self.next_button = QPushButton("Open my next case")
@@ -83,6 +87,7 @@ class SessionWidget(QWidget):
         grid.addWidget(self.sign_in_button, 2, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
+        layout.addWidget(self.take_over)
         layout.addWidget(self.state)
         layout.addWidget(self.progress)
         layout.addWidget(self.next_button)
@@ -122,7 +127,16 @@ class SessionWidget(QWidget):
         self._refresh()
 
     def _sign_in(self, pin: str) -> None:
-        core = StudySession(self.study.text().strip(), self.reader.text().strip(), pin)
+        take_over = self.take_over.isVisible() and self.take_over.isChecked()
+        try:
+            core = StudySession(
+                self.study.text().strip(), self.reader.text().strip(), pin, take_over=take_over
+            )
+        except LeaseError as exc:  # held elsewhere; once expired, offer to take it over
+            self.take_over.setVisible(exc.expired or self.take_over.isVisible())
+            raise
+        self.take_over.setChecked(False)
+        self.take_over.setVisible(False)
         self.sign_out()
         self.session = ReadingSession(core)
         self.open_next()

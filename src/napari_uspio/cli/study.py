@@ -77,6 +77,15 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pack(args: argparse.Namespace) -> int:
+    from ..core.study.package import write_package
+
+    out = write_package(args.study_dir, args.reader, args.output)
+    n = len(list((out / "cases").iterdir()))
+    sys.stdout.write(f"package of {args.reader} written to {out}: {n} readings under codes\n")
+    return 0
+
+
 def _consensus(args: argparse.Namespace) -> int:
     from ..core.adjudication.consensus import export_consensus
 
@@ -262,6 +271,12 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     )
     a.add_argument("--seed", type=int, help="bootstrap seed (default: the study seed)")
     a.set_defaults(run=_guarded(_agreement))
+
+    k = sub.add_parser("pack", help="a reader's blinded case package (server studies)")
+    k.add_argument("study_dir", type=Path)
+    k.add_argument("--reader", required=True, help="the reader (or adjudicator) id")
+    k.add_argument("-o", "--output", type=Path, required=True, help="new package folder")
+    k.set_defaults(run=_guarded(_pack))
 
     c = sub.add_parser("consensus", help="the adjudicated consensus: tables, masks, log")
     c.add_argument("study_dir", type=Path)

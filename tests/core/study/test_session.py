@@ -32,3 +32,34 @@ def test_done_warning_names_what_is_unrated_or_that_there_is_no_lesion(phantom_c
     assert session.done_warning() == ""
     session.mark_done()
     session.close()
+
+
+SECOND_SIGN_IN = """
+import sys
+from napari_uspio.core.study.records import LeaseError
+from napari_uspio.core.study.session import StudySession
+try:
+    StudySession(sys.argv[1], "r1", prefetch=False, take_over=True).close()
+except LeaseError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_second_session_of_a_reader_elsewhere_is_refused(phantom_cases, tmp_path):
+    import subprocess
+    import sys
+
+    study = init_study(tmp_path / "s", phantom_cases(2, (64, 64, 12), 5), ["r1"], seed=1)
+    session = StudySession(study.folder, "r1", prefetch=False)
+    other = subprocess.run([sys.executable, "-c", SECOND_SIGN_IN, str(study.folder)],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert other.stdout.startswith("refused: r1 is signed in on workstation"), other.stderr
+    again = StudySession(study.folder, "r1", prefetch=False)  # this process signs in again
+    assert again.lease.lease.holder != session.lease.lease.holder
+    again.close()
+    session.close()  # its lease was taken by `again`: nothing to give back, nothing fails
+    with study.open_store() as store:
+        assert store.lease("r1") is None
+    done = subprocess.run([sys.executable, "-c", SECOND_SIGN_IN, str(study.folder)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout == "", done.stdout  # free once both sessions closed

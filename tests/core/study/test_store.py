@@ -529,3 +529,44 @@ def test_cli_init_status_export(cohort, tmp_path, capsys):
 def test_cli_reports_bad_input(tmp_path, capsys):
     assert study_main(["study", "status", str(tmp_path)]) == 2
     assert "not a study folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ one session per reader
+def test_one_session_per_reader_refused_elsewhere_taken_over_once_expired(store):
+    from napari_uspio.core.study.records import LeaseError
+
+    first = store.acquire_lease("r1", "s-1", "ws-1", 111)
+    assert store.lease("r1") == first and store.lease("r2") is None
+    with pytest.raises(LeaseError, match="r1 is signed in on workstation ws-1 since") as fresh:
+        store.acquire_lease("r1", "s-2", "ws-2", 222, take_over=True)  # fresh: never
+    assert not fresh.value.expired
+    store.renew_lease("r1", "s-1")
+    store._db.execute("UPDATE leases SET heartbeat = '2026-01-01T00:00:00+00:00'")  # silent
+    with pytest.raises(LeaseError, match="has expired.*take it over") as expired:
+        store.acquire_lease("r1", "s-2", "ws-2", 222)
+    assert expired.value.expired
+    taken = store.acquire_lease("r1", "s-2", "ws-2", 222, take_over=True)
+    assert (taken.holder, taken.host) == ("s-2", "ws-2")
+    with pytest.raises(LeaseError, match="taken over by ws-2"):
+        store.renew_lease("r1", "s-1")  # the first session learns it lost its lease
+    log = [(e.action, e.detail) for e in store.audit_log("r1")]
+    assert ("take over session", "from ws-1 pid 111 (expired)") in log
+    store.release_lease("r1", "s-1")  # not its lease any more: nothing
+    assert store.lease("r1").holder == "s-2"
+    store.release_lease("r1", "s-2")
+    assert store.lease("r1") is None
+
+
+def test_a_lease_of_a_gone_process_on_this_host_is_taken_over(store):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    host = socket.gethostname()
+    store.acquire_lease("r1", "crashed", host, int(gone.stdout))  # napari killed, say
+    lease = store.acquire_lease("r1", "again", host, os.getpid())
+    assert lease.holder == "again"
+    assert store.audit_log("r1")[-1].detail.endswith("(process gone)")

@@ -67,6 +67,7 @@ class AdjudicationDesk(StudySession):
     def __init__(self, study_dir: str | Path, adjudicator: str, pin: str | None = None):
         super().__init__(study_dir, adjudicator, pin)
         if self.study.reader(adjudicator).role != "adjudicator":
+            self.lease.release()
             self.store.close()
             raise StudyError(
                 f"{adjudicator!r} is a reader of this study; adjudication needs an adjudicator "

@@ -37,7 +37,6 @@ rejects or paints their own (:mod:`.sources`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -58,10 +57,12 @@ from .order import OrderEntry, n_repeats, reading_order
 from .records import READER_ROLES, StudyError
 from .sqlite import STORE_NAME
 from .store import StudyStore
+from .tomltext import toml_value
 
 __all__ = [
     "LESION_SOURCES",
     "MANIFEST_NAME",
+    "PACKAGE_FORMAT",
     "Reader",
     "Study",
     "find_cases",
@@ -74,6 +75,8 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "study.toml"
 FORMAT = "napari-uspio study"
 FORMAT_VERSION = 1
+#: A reader's blinded case package (:mod:`.package`): its cases are keyed by code.
+PACKAGE_FORMAT = "napari-uspio package"
 #: Reader ids: a letter or digit, then letters, digits, ``.``, ``_`` or ``-`` (file-name safe).
 READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _UNSAFE_CASE_ID = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
@@ -108,6 +111,7 @@ class Study:
     lesion_source: str = "reader"
     reference_editable: bool = False
     store: str | None = None  # a PostgreSQL URL; None: study.sqlite in the folder
+    package: bool = False  # a reader's case package: ``cases`` maps codes to folders
 
     @property
     def editable(self) -> bool:
@@ -132,6 +136,10 @@ class Study:
         if case_id not in self.cases:
             raise StudyError(f"no case {case_id!r} in {self.manifest_path}")
         return (self.folder / self.cases[case_id]).resolve()
+
+    def reading_folder(self, entry: OrderEntry) -> Path:
+        """The folder of a reading's case (in a package, the folder of its code)."""
+        return self.case_folder(entry.code if self.package else entry.case_id)
 
     def order(self, reader_id: str) -> list[OrderEntry]:
         """The reader's order computed from the manifest (adjudicators: no repeats)."""
@@ -267,6 +275,8 @@ def load_study(study_dir: str | Path) -> Study:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise StudyError(f"{path}: not valid TOML ({exc}). Fix: correct the syntax.") from exc
+    if data.get("format") == PACKAGE_FORMAT:
+        return _package_study(folder, data)
     if data.get("format") != FORMAT or data.get("format_version", 0) > FORMAT_VERSION:
         raise StudyError(
             f"{path}: not a napari-uspio study manifest of a version this code reads "
@@ -304,6 +314,26 @@ def load_study(study_dir: str | Path) -> Study:
 
 
 # ------------------------------------------------------------------ internals
+def _package_study(folder: Path, data: dict) -> Study:
+    """The study of a package's ``study.toml`` (cases keyed by code, the server's store)."""
+    try:
+        return Study(
+            folder=folder.resolve(),
+            seed=0,  # orders come from the server: a package needs no seed
+            readers=tuple(Reader(str(r["id"]), str(r["role"])) for r in data["readers"]),
+            cases={str(c["code"]): str(c["folder"]) for c in data["cases"]},
+            shell_width_mm=float(data["shell_width_mm"]),
+            shown_roles=tuple(str(r) for r in data.get("shown_roles", ())),
+            created_at=data.get("created_at"),
+            lesion_source=str(data.get("lesions", "reader")),
+            reference_editable=bool(data.get("reference_editable", False)),
+            store=str(data["store"]),
+            package=True,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StudyError(f"{folder / MANIFEST_NAME}: malformed package ({exc!r}).") from exc
+
+
 def _log_skip(name: str, why: str) -> None:
     log.warning("not a case, skipped: %s (%s)", name, why)
 
@@ -350,18 +380,6 @@ def _relative(folder: Path, base: Path) -> str:
         return str(folder)
 
 
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
 def _to_toml(study: Study) -> str:
     top: Mapping[str, object] = {
         "format": FORMAT,
@@ -378,12 +396,12 @@ def _to_toml(study: Study) -> str:
     lines = [
         "# napari-uspio study. Each reader's order is stored in the study store when the",
         "# study is created; do not edit readers, cases or the seed once reading has started.",
-        *(f"{k} = {_toml_value(v)}" for k, v in top.items()),
+        *(f"{k} = {toml_value(v)}" for k, v in top.items()),
     ]
     for reader in study.readers:
-        lines += ["", "[[readers]]", f"id = {_toml_value(reader.id)}"]
-        lines += [f"role = {_toml_value(reader.role)}"]
+        lines += ["", "[[readers]]", f"id = {toml_value(reader.id)}"]
+        lines += [f"role = {toml_value(reader.role)}"]
     for case_id, folder in study.cases.items():
-        lines += ["", "[[cases]]", f"id = {_toml_value(case_id)}"]
-        lines += [f"folder = {_toml_value(folder)}"]
+        lines += ["", "[[cases]]", f"id = {toml_value(case_id)}"]
+        lines += [f"folder = {toml_value(folder)}"]
     return "\n".join(lines) + "\n"

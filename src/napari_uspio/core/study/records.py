@@ -14,6 +14,8 @@ __all__ = [
     "AuditEntry",
     "CaseLockedError",
     "CaseState",
+    "Lease",
+    "LeaseError",
     "ReaderProgress",
     "StudyError",
     "parse_ids",
@@ -30,6 +32,29 @@ class StudyError(Exception):
 
 class CaseLockedError(StudyError):
     """A write to a case the reader marked done (reopen it first)."""
+
+
+class LeaseError(StudyError):
+    """A sign-in refused: the reader's session is held elsewhere.
+
+    ``expired``: the other session has expired and may be taken over explicitly.
+    """
+
+    def __init__(self, message: str, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a reader's session: a session id, its host and process, since, last seen."""
+
+    reader: str
+    holder: str
+    host: str
+    pid: int
+    since: str
+    heartbeat: str
 
 
 @dataclass(frozen=True)

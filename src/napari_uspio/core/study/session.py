@@ -1,10 +1,11 @@
 """A reader's session in a study, without a viewer: their order, one reading at a time.
 
 A :class:`StudySession` signs a reader in (the study loaded, the reader checked,
-the store opened), opens their readings in their own order (the case, the label
-map and ratings as last saved, a live :class:`~napari_uspio.core.lesions.LesionModel`
-of it, journaled by an :class:`~.autosave.Autosave`), counts reading time, marks
-readings done or reopens them, and closes. A viewer shows an open
+the store opened, the reader's lease taken: one session per reader), opens
+their readings in their own order (the case, the label map and ratings as last
+saved, a live :class:`~napari_uspio.core.lesions.LesionModel` of it, journaled by
+an :class:`~.autosave.Autosave`), counts reading time, marks readings done or
+reopens them, and closes. A viewer shows an open
 :class:`Reading` and edits its model (see ``napari_uspio._napari.reading_session``);
 a script or notebook edits the model directly.
 
@@ -30,6 +31,7 @@ from ..lesions import LesionModel, lesion_model
 from ..ratings import Ratings
 from ..roles import DERIVED, MEASURED_MAPS
 from .autosave import Autosave
+from .lease import SessionLease
 from .manifest import load_study
 from .order import OrderEntry
 from .pins import hash_pin, pin_matches
@@ -84,6 +86,7 @@ class StudySession:
         reader: str,
         pin: str | None = None,
         prefetch: bool = True,
+        take_over: bool = False,
     ):
         self.study = load_study(study_dir)
         self.study.reader(reader)  # refuses an unknown reader, naming the known ones
@@ -91,6 +94,8 @@ class StudySession:
         self.store = self.study.open_reader_store(reader)
         try:
             self._check_pin(pin)
+            #: One session per reader (refused while held elsewhere; ``take_over``: expired).
+            self.lease = SessionLease(self.store, reader, take_over)
         except BaseException:
             self.store.close()
             raise
@@ -159,7 +164,7 @@ class StudySession:
 
         ``progress(k, n, message)`` is called as each file is read (not when prefetched).
         """
-        folder = self.study.case_folder(entry.case_id)
+        folder = self.study.reading_folder(entry)
         case = self.prefetcher.take(folder) if self.prefetcher else None
         return case if case is not None else load_case(folder, progress)
 
@@ -196,7 +201,7 @@ class StudySession:
         following = self.following_entry()
         if self.prefetcher is not None and following is not None:
             shown = [n for n in MEASURED_MAPS if n in DERIVED and self.shows(n)]
-            self.prefetcher.start(self.study.case_folder(following.case_id), shown)
+            self.prefetcher.start(self.study.reading_folder(following), shown)
         return self.reading
 
     def following_entry(self) -> OrderEntry | None:
@@ -261,4 +266,7 @@ class StudySession:
         self.close_reading()
         if self.prefetcher is not None:
             self.prefetcher.shutdown()
-        self.store.close()
+        try:
+            self.lease.release()
+        finally:
+            self.store.close()

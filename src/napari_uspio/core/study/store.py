@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .order import OrderEntry
-from .records import Adjudication, AuditEntry, CaseState, ReaderProgress
+from .records import Adjudication, AuditEntry, CaseState, Lease, ReaderProgress
 
 __all__ = ["StudyStore"]
 
@@ -51,6 +51,21 @@ class StudyStore(Protocol):
 
     def set_pin_hash(self, reader: str, encoded: str | None, by: str) -> None:
         """Store the hash of the reader's new PIN, or clear it (None), audited."""
+
+    # ---------------------------------------------------------------- one session per reader
+    def lease(self, reader: str) -> Lease | None:
+        """Who holds the reader's session (None: nobody)."""
+
+    def acquire_lease(
+        self, reader: str, holder: str, host: str, pid: int, take_over: bool = False
+    ) -> Lease:
+        """Take the reader's lease for a session (LeaseError when it is held elsewhere)."""
+
+    def renew_lease(self, reader: str, holder: str) -> None:
+        """Heartbeat of the session holding the lease (LeaseError if it was taken over)."""
+
+    def release_lease(self, reader: str, holder: str) -> None:
+        """Give the lease back."""
 
     # ---------------------------------------------------------------- masks
     def append_stroke(

@@ -10,7 +10,8 @@ delete, only makes the next round resend changes the server skips: a resend
 changes nothing. When the server cannot be reached the sender waits (0.5 s,
 doubling to :data:`MAX_WAIT_S`) and tries again; reading goes on meanwhile. A
 change the server refuses (a study changed under the reader) stops the sender,
-and :attr:`Sender.error` says why.
+and :attr:`Sender.error` says why. While connected it also renews the session's
+lease on the server (:mod:`..sqlite.leases`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ import time
 
 import psycopg
 
-from ..records import StudyError, acted_at, utc_now
+from ..records import LeaseError, StudyError, acted_at, utc_now
+from ..sqlite.leases import RENEW_S
 from .ops import replay
 
-__all__ = ["BATCH", "MAX_WAIT_S", "Sender", "connect"]
+__all__ = ["BATCH", "LOST", "MAX_WAIT_S", "Sender", "connect"]
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
 MAX_WAIT_S = 5.0
-_LOST = (psycopg.OperationalError, psycopg.InterfaceError)
+LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def connect(url: str, timeout_s: float):
@@ -48,6 +50,9 @@ class Sender(threading.Thread):
         self.spool = spool
         self.error: str | None = None  # why sending stopped (a change refused)
         self.offline_since: float | None = None  # time.time() the server was lost
+        self.lease_holder: str | None = None  # the session whose lease this thread renews
+        self.lease_lost: str | None = None  # why the lease is no longer this session's
+        self._renewed = 0.0
         self._server = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -75,7 +80,7 @@ class Sender(threading.Thread):
         while not self._stopping.is_set():
             try:
                 sent = self._round()
-            except _LOST + (StudyError,) as exc:
+            except LOST + (StudyError,) as exc:
                 if isinstance(exc, StudyError) and self._server is not None:
                     self._fail(exc)  # connected, and the server refused a change
                     return
@@ -117,6 +122,13 @@ class Sender(threading.Thread):
             )
         if batch:
             spool.sent(int(batch[-1][0]))
+        holder = self.lease_holder
+        if holder is not None and time.monotonic() - self._renewed > RENEW_S:
+            try:
+                server.renew_lease(spool.reader, holder)
+            except LeaseError as exc:
+                self.lease_lost, self.lease_holder = str(exc), None
+            self._renewed = time.monotonic()
         return len(batch)
 
     def _fail(self, exc: BaseException) -> None:
@@ -128,6 +140,6 @@ class Sender(threading.Thread):
         if self._server is not None:
             try:
                 self._server.close()
-            except _LOST:
+            except LOST:
                 pass
             self._server = None

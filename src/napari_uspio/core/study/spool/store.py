@@ -25,11 +25,11 @@ import uuid
 from hashlib import sha256
 from pathlib import Path
 
-from ..records import StudyError, acted_at, utc_now
+from ..records import LeaseError, StudyError, acted_at, utc_now
 from ..sqlite import SQLiteStore
 from ..sqlite.journal import normalise_stroke
 from .ops import WRITES, encode
-from .sender import Sender, connect
+from .sender import LOST, Sender, connect
 
 __all__ = ["SPOOL_ENV", "SpooledStore", "spool_folder"]
 
@@ -233,6 +233,34 @@ class SpooledStore:
         if adjudicator == self.reader:
             return self.local.adjudications(adjudicator, case_code)
         return self.server().adjudications(adjudicator, case_code)
+
+    # ------------------------------------------------------------ one session per reader
+    def lease(self, reader: str):
+        """Who holds the reader's session, on the server."""
+        return self.server().lease(reader)
+
+    def acquire_lease(self, reader, holder, host, pid, take_over=False):
+        """Take the lease on the server; offline, on this workstation's spool only."""
+        try:
+            server = self.server()
+        except StudyError:
+            return self.local.acquire_lease(reader, holder, host, pid, take_over)
+        lease = server.acquire_lease(reader, holder, host, pid, take_over)
+        self.sender.lease_holder = holder
+        return lease
+
+    def renew_lease(self, reader: str, holder: str) -> None:
+        """The sender renews the lease on the server (LeaseError once it was taken over)."""
+        if self.sender.lease_lost:
+            raise LeaseError(self.sender.lease_lost)
+
+    def release_lease(self, reader: str, holder: str) -> None:
+        """Give the lease back on the server (when reachable; else it expires)."""
+        self.sender.lease_holder = None
+        try:
+            self.server().release_lease(reader, holder)
+        except (StudyError, *LOST):
+            self.close_server()
 
     def schema_version(self) -> int:
         """The spool's schema version (the server's is checked when connecting)."""

@@ -98,9 +98,14 @@ _V3: tuple[str, ...] = (
         reader TEXT PRIMARY KEY REFERENCES readers (reader),
         hash TEXT NOT NULL, set_at TEXT NOT NULL)""",
 )
-#: Version 4: what a server store needs of workstation spools (see :mod:`..spool`): the
-#: operations applied from each spool (a resend changes nothing) and each spool's backlog.
+#: Version 4: one session per reader (leases, see :mod:`.leases`); what a server store needs
+#: of workstation spools (:mod:`..spool`): the operations applied from each spool (a resend
+#: changes nothing) and each spool's backlog.
 _V4: tuple[str, ...] = (
+    """CREATE TABLE leases (
+        reader TEXT PRIMARY KEY REFERENCES readers (reader),
+        holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+        since TEXT NOT NULL, heartbeat TEXT NOT NULL)""",
     """CREATE TABLE applied (
         spool TEXT NOT NULL, op INTEGER NOT NULL, applied_at TEXT NOT NULL,
         PRIMARY KEY (spool, op))""",

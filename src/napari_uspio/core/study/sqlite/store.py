@@ -52,6 +52,7 @@ from ..records import (
 )
 from .decisions import AdjudicationLog
 from .journal import _KEY, StrokeJournal
+from .leases import Leases
 from .schema import RATING_COLUMNS_V1, SCHEMA_VERSION, STORE_NAME, Database, upsert
 
 __all__ = ["SQLStore", "SQLiteStore"]
@@ -66,7 +67,7 @@ _UPSERT_RATING = upsert(
 )  # fmt: skip
 
 
-class SQLStore(StrokeJournal, AdjudicationLog):
+class SQLStore(StrokeJournal, AdjudicationLog, Leases):
     """The study store over a :class:`~.schema.Database` of either dialect (see the module).
 
     Parameters
