@@ -255,6 +255,8 @@ def init_study(
             )
         for reader in study.readers:
             opened.add_reader(reader.id, reader.role, study.order(reader.id))
+        if study.store is not None:  # one database role per reader, the server's policies
+            opened.set_up_access([r.id for r in study.readers])
         opened.record(
             "init study",
             detail=f"seed {study.seed}, {len(found)} cases, readers "

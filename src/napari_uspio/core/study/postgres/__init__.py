@@ -9,9 +9,10 @@ caller, coordinator commands included, works unchanged on either backend.
 from __future__ import annotations
 
 from ..sqlite.store import SQLStore
+from .access import role_name, set_up_access
 from .database import PgDatabase, check_url, shown_url
 
-__all__ = ["PgDatabase", "PostgresStore", "check_url", "shown_url"]
+__all__ = ["PgDatabase", "PostgresStore", "check_url", "role_name", "shown_url"]
 
 
 class PostgresStore(SQLStore):
@@ -44,3 +45,13 @@ class PostgresStore(SQLStore):
 
     def __enter__(self) -> PostgresStore:
         return self
+
+    def set_up_access(self, readers) -> dict[str, str]:
+        """One database role per reader and the server's row-level policies (:mod:`.access`)."""
+        return set_up_access(self._db, readers)
+
+    def connected_reader(self) -> str | None:
+        """The reader the connection's database role stands for (None: the coordinator)."""
+        if self._db.scalar("SELECT to_regprocedure('uspio_reader()')") is None:
+            return None
+        return self._db.scalar("SELECT uspio_reader()")

@@ -152,6 +152,11 @@ class PgDatabase:
         with self._lock:
             return self._conn.execute(*translate(sql, args))
 
+    def raw(self, query) -> None:
+        """Run a composed statement (:mod:`psycopg.sql`: identifiers quoted), untranslated."""
+        with self._lock:
+            self._conn.execute(query)
+
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
         """Run one statement per row."""
         text, _ = _plan(sql)

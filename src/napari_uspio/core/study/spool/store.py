@@ -155,6 +155,13 @@ class SpooledStore:
             if self.local.readers():
                 return  # offline, nothing unsent: the spool is as the server last was
             raise
+        connected = server.connected_reader()
+        if connected is not None and connected != self.reader:
+            raise StudyError(
+                f"this workstation connects to the study server as the database role of "
+                f"{connected}, not {self.reader}. Fix: sign in as {connected}, or connect as "
+                f"{self.reader}'s role (PGUSER or the service file)."
+            )
         others = server._db.all(
             "SELECT host, seen_at, pending FROM spools WHERE reader = ? AND spool != ? "
             "AND pending > 0",
