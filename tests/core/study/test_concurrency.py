@@ -70,9 +70,18 @@ def open_store(target: str, **options):
     return SQLiteStore(target, **options)
 
 
-def write_for(target: str, reader: str, seconds: float) -> None:
-    """A reader's process: random writes for ``seconds``, each acknowledgement printed."""
-    store = open_store(target, compact_strokes=50)
+def write_for(target: str, reader: str, seconds: float, spool: str | None = None) -> None:
+    """A reader's process: random writes for ``seconds``, each acknowledgement printed.
+
+    With ``spool`` (a folder) the reader is a workstation of a server study: it writes
+    through its spool (:class:`SpooledStore`) in that folder.
+    """
+    if spool is not None:
+        from napari_uspio.core.study.spool import SpooledStore
+
+        store = SpooledStore(target, reader, spool)
+    else:
+        store = open_store(target, compact_strokes=50)
     mine = codes(reader)
     labels = {c: store.labels(reader, mine[c], SHAPE, np.int16) for c in CASES}
     end = time.monotonic() + seconds

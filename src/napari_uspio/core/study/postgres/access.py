@@ -41,6 +41,11 @@ _FUNCTIONS = (
 )
 
 
+#: Evaluated once per statement (a scalar subquery), not once per row.
+_ME = "(SELECT uspio_reader())"
+_ADJUDICATES = "(SELECT uspio_adjudicates())"
+
+
 def role_name(dbname: str, reader: str) -> str:
     """The database role of a study's reader (roles are the whole server's: prefixed)."""
     return f"{dbname}_{reader}"
@@ -51,13 +56,13 @@ def _policies() -> list[str]:
     for table in (*OWN_TABLES, "readers", "applied"):
         out.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     for table in OWN_TABLES:
-        out.append(f"CREATE POLICY own ON {table} USING (reader = uspio_reader()) "
-                   "WITH CHECK (reader = uspio_reader())")  # fmt: skip
+        out.append(f"CREATE POLICY own ON {table} USING (reader = {_ME}) "
+                   f"WITH CHECK (reader = {_ME})")  # fmt: skip
     for table in ("orders", "case_state"):
-        out.append(f"CREATE POLICY adjudicator ON {table} FOR SELECT USING (uspio_adjudicates())")
+        out.append(f"CREATE POLICY adjudicator ON {table} FOR SELECT USING ({_ADJUDICATES})")
     for table in _DONE_READINGS:
         out.append(
-            f"CREATE POLICY done_readings ON {table} FOR SELECT USING (uspio_adjudicates() AND "
+            f"CREATE POLICY done_readings ON {table} FOR SELECT USING ({_ADJUDICATES} AND "
             f"EXISTS (SELECT 1 FROM case_state s WHERE s.reader = {table}.reader AND "
             f"s.case_code = {table}.case_code AND s.status = 'done'))"
         )

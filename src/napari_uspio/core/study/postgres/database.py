@@ -34,6 +34,16 @@ from ..sqlite.schema import MIGRATIONS
 
 __all__ = ["PG_MIGRATIONS", "PgDatabase", "check_url", "pg_ddl", "shown_url", "translate"]
 
+#: A connection never hangs on a dead network or a stuck lock: TCP keepalives, unacknowledged
+#: data given up after 15 s, a lock waited for 30 s at most (each an error: retried).
+_ALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15000,
+    "options": "-c lock_timeout=30s",
+}
 #: The advisory lock every write transaction takes (one study per database).
 WRITE_LOCK = 0x5EED000
 _PARAM = re.compile(r"\?(\d*)")
@@ -114,7 +124,7 @@ class PgDatabase:
         self._lock = threading.RLock()
         try:
             self._conn = psycopg.connect(
-                url, autocommit=True, connect_timeout=max(1, round(connect_timeout_s))
+                url, autocommit=True, connect_timeout=max(1, round(connect_timeout_s)), **_ALIVE
             )
         except psycopg.OperationalError as exc:
             raise StudyError(
