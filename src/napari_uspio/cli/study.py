@@ -77,6 +77,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_reader(args: argparse.Namespace) -> int:
+    from ..core.study.readers import add_reader
+
+    role = "adjudicator" if args.adjudicator else "reader"
+    study = add_reader(args.study_dir, args.reader, role)
+    n = len(study.order(args.reader))
+    sys.stdout.write(f"{args.reader} ({role}) added to {study.folder}: {n} readings\n")
+    return 0
+
+
 def _pack(args: argparse.Namespace) -> int:
     from ..core.study.package import write_package
 
@@ -271,6 +281,12 @@ def add_study_parser(subparsers) -> argparse.ArgumentParser:
     )
     a.add_argument("--seed", type=int, help="bootstrap seed (default: the study seed)")
     a.set_defaults(run=_guarded(_agreement))
+
+    d = sub.add_parser("add-reader", help="add a reader (or adjudicator) to a study")
+    d.add_argument("study_dir", type=Path)
+    d.add_argument("reader", help="the new reader's id")
+    d.add_argument("--adjudicator", action="store_true", help="an adjudicator, not a reader")
+    d.set_defaults(run=_guarded(_add_reader))
 
     k = sub.add_parser("pack", help="a reader's blinded case package (server studies)")
     k.add_argument("study_dir", type=Path)

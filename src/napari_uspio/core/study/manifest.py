@@ -67,7 +67,9 @@ __all__ = [
     "Study",
     "find_cases",
     "init_study",
+    "check_readers",
     "load_study",
+    "manifest_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -217,7 +219,7 @@ def init_study(
             )
     people = [r if isinstance(r, Reader) else Reader(str(r).strip()) for r in readers]
     people += [Reader(str(r).strip(), "adjudicator") for r in adjudicators]
-    _check_readers(people)
+    check_readers(people)
     n_repeats(1, repeat_fraction)  # validates the fraction
     roles = tuple(shown_roles)
     unknown = [r for r in roles if r not in ROLES and r not in DERIVED]
@@ -263,7 +265,7 @@ def init_study(
             + ", ".join(f"{r.id} ({r.role})" for r in study.readers)
             + f"; lesions: {lesion_source}",
         )
-    write_text(study.manifest_path, _to_toml(study))
+    write_text(study.manifest_path, manifest_text(study))
     return study
 
 
@@ -304,7 +306,7 @@ def load_study(study_dir: str | Path) -> Study:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"{path}: missing or malformed entry ({exc!r}).") from exc
-    _check_readers(list(study.readers), where=f"{path}: ")
+    check_readers(list(study.readers), where=f"{path}: ")
     if study.lesion_source not in LESION_SOURCES:
         raise StudyError(
             f"{path}: lesions = {study.lesion_source!r} is not one of "
@@ -340,7 +342,8 @@ def _log_skip(name: str, why: str) -> None:
     log.warning("not a case, skipped: %s (%s)", name, why)
 
 
-def _check_readers(readers: list[Reader], where: str = "") -> None:
+def check_readers(readers: list[Reader], where: str = "") -> None:
+    """Refuse a study's readers: none of role reader, a malformed or repeated id, a bad role."""
     if not any(r.role == "reader" for r in readers):
         raise StudyError(f"{where}a study needs at least one reader")
     seen: set[str] = set()
@@ -382,7 +385,8 @@ def _relative(folder: Path, base: Path) -> str:
         return str(folder)
 
 
-def _to_toml(study: Study) -> str:
+def manifest_text(study: Study) -> str:
+    """The ``study.toml`` text of a study."""
     top: Mapping[str, object] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

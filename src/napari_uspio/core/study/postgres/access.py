@@ -77,15 +77,17 @@ def _policies() -> list[str]:
 def set_up_access(db, readers: Iterable[str]) -> dict[str, str]:
     """Create the readers' roles, their grants and the policies; return reader -> role.
 
-    ``db`` is the coordinator's :class:`~.database.PgDatabase` of the study (empty of
-    policies: run once, at ``study init``).
+    ``db`` is the coordinator's :class:`~.database.PgDatabase` of the study; the
+    policies are made the first time (``study init``), roles for each call
+    (``study add-reader``).
     """
     dbname = db.params["dbname"]
     roles = {r: role_name(dbname, r) for r in readers}
     tables = sql.SQL(", ").join(map(sql.Identifier, (*OWN_TABLES, "applied")))
     with db.write():
-        for statement in _policies():
-            db.execute(statement)
+        if db.one("SELECT 1 FROM pg_policies WHERE tablename = 'strokes'") is None:
+            for statement in _policies():  # once, at study init; readers added later reuse them
+                db.execute(statement)
         for reader, role in roles.items():
             ident = sql.Identifier(role)
             exists = db.one("SELECT 1 FROM pg_roles WHERE rolname = ?", (role,))

@@ -31,6 +31,8 @@ __all__ = ["BATCH", "LOST", "MAX_WAIT_S", "Sender", "connect"]
 log = logging.getLogger(__name__)
 
 BATCH = 200
+#: How long the sender lets changes gather after a round that was not full.
+GATHER_S = 0.1
 MAX_WAIT_S = 5.0
 LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -98,6 +100,8 @@ class Sender(threading.Thread):
             if not sent:
                 self._wake.wait(1.0)
                 self._wake.clear()
+            if sent < BATCH:  # let changes gather: fewer rounds, less contention with painting
+                self._stopping.wait(GATHER_S)
 
     def _round(self) -> int:
         """Send one batch; return how many changes it held (0: nothing to send)."""
