@@ -30,7 +30,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..records import StudyError
-from ..sqlite.schema import MIGRATIONS
+from ..sqlite.schema import MIGRATIONS, Connection
 
 __all__ = ["PG_MIGRATIONS", "PgDatabase", "check_url", "pg_ddl", "shown_url", "translate"]
 
@@ -109,7 +109,7 @@ def shown_url(params: dict[str, str]) -> str:
     return f"postgresql://{host}:{params.get('port') or 5432}/{params['dbname']}"
 
 
-class PgDatabase:
+class PgDatabase(Connection):
     """One PostgreSQL connection, migrated, with the transaction helpers of SQLite's Database.
 
     ``create`` makes the schema in an empty database (else a database without
@@ -137,11 +137,6 @@ class PgDatabase:
         except BaseException:
             self._conn.close()
             raise
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
 
     @contextmanager
     def write(self) -> Iterator[PgDatabase]:
@@ -172,21 +167,6 @@ class PgDatabase:
         text, _ = _plan(sql)
         with self._lock, self._conn.cursor() as cursor:
             cursor.executemany(text, [translate(sql, row)[1] for row in rows])
-
-    def one(self, sql: str, args: Sequence = ()) -> tuple | None:
-        """The first row of a query, or None."""
-        with self._lock:
-            return self._conn.execute(*translate(sql, args)).fetchone()
-
-    def all(self, sql: str, args: Sequence = ()) -> list[tuple]:
-        """Every row of a query."""
-        with self._lock:
-            return self._conn.execute(*translate(sql, args)).fetchall()
-
-    def scalar(self, sql: str, args: Sequence = ()):
-        """The first column of the first row of a query."""
-        row = self.one(sql, args)
-        return None if row is None else row[0]
 
     def schema_version(self) -> int:
         """The database's schema version (0: no study schema)."""

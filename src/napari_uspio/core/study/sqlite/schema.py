@@ -22,6 +22,7 @@ __all__ = [
     "RATING_COLUMNS_V1",
     "SCHEMA_VERSION",
     "STORE_NAME",
+    "Connection",
     "Database",
     "upsert",
 ]
@@ -128,7 +129,42 @@ def upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
     )
 
 
-class Database:
+class Connection:
+    """What both dialects' databases share: queries through :meth:`execute`, and closing.
+
+    A subclass sets ``_conn`` and ``_lock`` and defines ``execute(sql, args)`` (``?``
+    parameters) returning a cursor.
+    """
+
+    _conn: object
+    _lock: threading.RLock
+
+    def execute(self, sql: str, args: Sequence = ()):  # pragma: no cover - overridden
+        """Run one statement."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def one(self, sql: str, args: Sequence = ()) -> tuple | None:
+        """The first row of a query, or None."""
+        with self._lock:
+            return self.execute(sql, args).fetchone()
+
+    def all(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        """Every row of a query."""
+        with self._lock:
+            return self.execute(sql, args).fetchall()
+
+    def scalar(self, sql: str, args: Sequence = ()):
+        """The first column of the first row of a query."""
+        row = self.one(sql, args)
+        return None if row is None else row[0]
+
+
+class Database(Connection):
     """One SQLite connection in WAL mode, migrated, with transaction helpers; thread-safe.
 
     ``synchronous`` is ``FULL`` (fsync the WAL at every commit) or ``NORMAL``;
@@ -165,11 +201,6 @@ class Database:
         except BaseException:
             self._conn.close()
             raise
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
 
     @contextmanager
     def write(self) -> Iterator[Database]:
@@ -216,21 +247,6 @@ class Database:
         """Run one statement per row."""
         with self._lock:
             self._conn.executemany(sql, rows)
-
-    def one(self, sql: str, args: Sequence = ()) -> tuple | None:
-        """The first row of a query, or None."""
-        with self._lock:
-            return self._conn.execute(sql, args).fetchone()
-
-    def all(self, sql: str, args: Sequence = ()) -> list[tuple]:
-        """Every row of a query."""
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
-
-    def scalar(self, sql: str, args: Sequence = ()):
-        """The first column of the first row of a query."""
-        row = self.one(sql, args)
-        return None if row is None else row[0]
 
     def schema_version(self) -> int:
         """The file's schema version (``PRAGMA user_version``)."""
