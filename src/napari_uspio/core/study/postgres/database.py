@@ -30,7 +30,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..records import StudyError
-from ..sqlite.schema import MIGRATIONS, Connection
+from ..sqlite.schema import MIGRATIONS, Connection, refuse_newer
 
 __all__ = ["PG_MIGRATIONS", "PgDatabase", "check_url", "pg_ddl", "shown_url", "translate"]
 
@@ -182,11 +182,7 @@ class PgDatabase(Connection):
                 f"{self.where}: this database holds no study. Fix: check the store URL in "
                 "study.toml, or create the study with `napari-uspio study init --store URL`."
             )
-        if version > target:
-            raise StudyError(
-                f"{self.where}: schema version {version} is newer than this napari-uspio "
-                f"understands ({target}). Fix: update napari-uspio; the database is untouched."
-            )
+        refuse_newer(self.where, version, target, "the database is untouched")
         if version == target:
             return
         with self.write():

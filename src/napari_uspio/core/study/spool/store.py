@@ -187,9 +187,7 @@ class SpooledStore:
                     f"SELECT {', '.join(names)} FROM {table} WHERE reader = ?", (self.reader,)
                 )
                 marks = ", ".join("?" * len(names))
-                db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
-                               [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
-                                for r in rows])  # fmt: skip
+                db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
         if not self.local.readers():
             raise StudyError(f"{self.url}: no reader {self.reader!r} in this study")
 

@@ -24,6 +24,7 @@ __all__ = [
     "STORE_NAME",
     "Connection",
     "Database",
+    "refuse_newer",
     "upsert",
 ]
 
@@ -118,6 +119,15 @@ Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 #: ``MIGRATIONS[i]``: SQL statements (or a callable given the connection) from version i to i+1.
 MIGRATIONS: list[Migration] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def refuse_newer(where: object, version: int, target: int, kept: str) -> None:
+    """Refuse a store whose schema is newer than this code's (``kept``: what is left as is)."""
+    if version > target:
+        raise StudyError(
+            f"{where}: schema version {version} is newer than this napari-uspio "
+            f"understands ({target}). Fix: update napari-uspio; {kept}."
+        )
 
 
 def upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
@@ -255,11 +265,7 @@ class Database(Connection):
     def _migrate(self) -> None:
         target = len(MIGRATIONS)
         version = self.schema_version()
-        if version > target:
-            raise StudyError(
-                f"{self.path}: schema version {version} is newer than this napari-uspio "
-                f"understands ({target}). Fix: update napari-uspio; the file is left untouched."
-            )
+        refuse_newer(self.path, version, target, "the file is left untouched")
         if version == target:
             return
         with self.write():
