@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -104,28 +105,48 @@ def write_for(target: str, reader: str, seconds: float, spool: str | None = None
     store.close()
 
 
+@contextmanager
+def writers(targets: dict[str, str], seconds: float, folder: Path, spools=None):
+    """One :func:`write_for` process per reader of ``targets`` (reader -> store URL or file).
+
+    Acknowledgements go to ``folder/<reader>.acks``; ``spools`` (reader -> folder) makes
+    each a workstation of a server study. Yields reader -> process; on exit a process
+    still running (a failure) is killed.
+    """
+    here = str(Path(__file__).parent)
+    procs, outs = {}, {}
+    try:
+        for reader, target in targets.items():
+            spool = None if spools is None else str(spools[reader])
+            script = (
+                f"import sys; sys.path.insert(0, {here!r}); import test_concurrency as t; "
+                f"t.write_for({target!r}, {reader!r}, {seconds!r}, {spool!r})"
+            )
+            outs[reader] = open(folder / f"{reader}.acks", "w")  # noqa: SIM115
+            procs[reader] = subprocess.Popen(
+                [sys.executable, "-c", script],
+                stdout=outs[reader],
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+            )
+        yield procs
+    finally:
+        for reader, proc in procs.items():
+            if proc.poll() is None:  # pragma: no cover - only on a failure
+                proc.kill()
+                proc.wait()
+            outs[reader].close()
+
+
 def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(backend, tmp_path):
     path = str(backend.target)
     with backend.open(create=True) as store:
         for reader in READERS:
             store.add_reader(reader, "reader", reading_order(CASES, reader, SEED))
-    here = str(Path(__file__).parent)
-    procs, outs = {}, {}
-    for reader in READERS:
-        script = (
-            f"import sys; sys.path.insert(0, {here!r}); import test_concurrency as t; "
-            f"t.write_for({path!r}, {reader!r}, {DURATION_S!r})"
-        )
-        outs[reader] = open(tmp_path / f"{reader}.acks", "w")  # noqa: SIM115
-        procs[reader] = subprocess.Popen(
-            [sys.executable, "-c", script],
-            stdout=outs[reader],
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-        )
     polls = 0
-    try:
+    targets = dict.fromkeys(READERS, path)
+    with writers(targets, DURATION_S, tmp_path) as procs:
         with backend.open() as watcher:  # reads while the writers write
             while any(p.poll() is None for p in procs.values()):
                 assert len(watcher.status()) == 3
@@ -134,12 +155,6 @@ def test_three_readers_write_at_once_and_nothing_is_lost_or_mixed(backend, tmp_p
                 polls += 1
                 time.sleep(0.25)
         errors = {r: p.communicate(timeout=60)[1] for r, p in procs.items()}
-    finally:
-        for reader, proc in procs.items():
-            if proc.poll() is None:  # pragma: no cover - only on a failure above
-                proc.kill()
-                proc.wait()
-            outs[reader].close()
     for reader, proc in procs.items():
         assert proc.returncode == 0, f"{reader}:\n{errors[reader]}"
     assert polls >= max(1, DURATION_S)  # the watcher read all along

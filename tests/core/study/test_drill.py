@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -99,41 +97,25 @@ def test_three_workstations_a_killed_server_and_a_reader_cut_off(pg_url, pg_serv
     relay = Relay(pg_server.port)
     urls = {r: pg_server.url(dbname, user=roles[r]) for r in writes.READERS}
     urls["r3"] = f"postgresql://{roles['r3']}@127.0.0.1:{relay.port}/{dbname}"
-    here = str(Path(writes.__file__).parent)
-    procs, outs = {}, {}
-    for reader in writes.READERS:
-        spool = str(tmp_path / f"ws-{reader}")
-        script = (
-            f"import sys; sys.path.insert(0, {here!r}); import test_concurrency as t; "
-            f"t.write_for({urls[reader]!r}, {reader!r}, {DURATION_S!r}, {spool!r})"
-        )
-        outs[reader] = open(tmp_path / f"{reader}.acks", "w")  # noqa: SIM115
-        procs[reader] = subprocess.Popen(
-            [sys.executable, "-c", script], stdout=outs[reader], stderr=subprocess.PIPE,
-            text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-        )  # fmt: skip
-    try:
-        time.sleep(DURATION_S / 6)
-        relay.drop()  # r3's network drops ...
-        time.sleep(DURATION_S / 6)
-        pg_server.kill()  # ... and the server crashes while everyone paints
-        time.sleep(DURATION_S / 6)
-        pg_server.start()
-        time.sleep(DURATION_S / 6)
-        relay.back()  # r3 is back for the last third
-        errors = {r: p.communicate(timeout=DURATION_S + 120)[1] for r, p in procs.items()}
-    finally:
-        relay.back()
-        for reader, proc in procs.items():
-            if proc.poll() is None:  # pragma: no cover - only on a failure above
-                proc.kill()
-                proc.wait()
-            outs[reader].close()
+    spools = {r: tmp_path / f"ws-{r}" for r in writes.READERS}
+    with writes.writers(urls, DURATION_S, tmp_path, spools) as procs:
+        try:
+            time.sleep(DURATION_S / 6)
+            relay.drop()  # r3's network drops ...
+            time.sleep(DURATION_S / 6)
+            pg_server.kill()  # ... and the server crashes while everyone paints
+            time.sleep(DURATION_S / 6)
+            pg_server.start()
+            time.sleep(DURATION_S / 6)
+            relay.back()  # r3 is back for the last third
+            errors = {r: p.communicate(timeout=DURATION_S + 120)[1] for r, p in procs.items()}
+        finally:
+            relay.back()
     for reader, proc in procs.items():
         assert proc.returncode == 0, f"{reader}:\n{errors[reader]}"
         assert "server unreachable" in errors[reader]  # each lost the server for a while
     for reader in writes.READERS:  # what a workstation could not send yet, it sends now
-        with SpooledStore(urls[reader], reader, tmp_path / f"ws-{reader}") as spool:
+        with SpooledStore(urls[reader], reader, spools[reader]) as spool:
             end = time.monotonic() + 240  # a backlog of thousands: sent at hundreds a second
             while spool.pending() and time.monotonic() < end and spool.sender.error is None:
                 time.sleep(0.05)
