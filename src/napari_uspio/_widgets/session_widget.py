@@ -265,6 +265,8 @@ class SessionWidget(QWidget):
         self.next_button.setEnabled(session is not None and not self.loading)
         self.done_button.setEnabled(open_case and not self.loading)
         self.sign_in_button.setEnabled(not self.loading)
+        if session is None:
+            self.reopen_button.setEnabled(False)
         if session is None or self.loading:
             return
         self._progress = session.core.progress

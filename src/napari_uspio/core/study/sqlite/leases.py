@@ -30,6 +30,19 @@ def _age_s(timestamp: str) -> float:
     return (datetime.fromisoformat(utc_now()) - datetime.fromisoformat(timestamp)).total_seconds()
 
 
+def _when(timestamp: str) -> str:
+    """A stored time as a reader reads it: local date and minute."""
+    return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _ago(seconds: float) -> str:
+    """``12 s``, ``7 min`` or ``3 h 52 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes // 60} h {minutes % 60} min"
+
+
 def _gone(lease: Lease, host: str) -> bool:
     """Whether the lease's process is known to be gone (same host only)."""
     if lease.host != host:
@@ -65,16 +78,18 @@ class Leases:
                 age = _age_s(old.heartbeat)
                 mine = old.host == host and old.pid == pid
                 if not (mine or _gone(old, host)):
-                    where = f"{reader} is signed in on workstation {old.host} since {old.since}"
+                    where = (
+                        f"{reader} is signed in on workstation {old.host} since {_when(old.since)}"
+                    )
                     if age < TTL_S:
                         raise LeaseError(
-                            f"{where} (last seen {age:.0f} s ago). Fix: sign out there; if "
+                            f"{where} (last seen {_ago(age)} ago). Fix: sign out there; if "
                             f"that workstation is gone, take over after {TTL_S:.0f} s without "
                             "a sign of it."
                         )
                     if not take_over:
                         raise LeaseError(
-                            f"{where}, last seen {age:.0f} s ago: that session has expired. "
+                            f"{where}, last seen {_ago(age)} ago: that session has expired. "
                             "Fix: take it over (audited), or sign in there.",
                             expired=True,
                         )
