@@ -51,6 +51,13 @@ def _changes(url: str, statement: str) -> int:
         return conn.execute(statement).rowcount
 
 
+def _wait_sent(spool: SpooledStore) -> None:
+    end = time.monotonic() + 20
+    while spool.pending() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert spool.pending() == 0 and spool.sender.error is None
+
+
 def test_a_reader_reads_and_writes_only_their_own_rows(server):
     _, urls = server
     r1 = urls["r1"]
@@ -92,10 +99,7 @@ def test_sessions_run_as_their_roles_and_a_role_signs_in_only_as_its_reader(serv
     _, urls = server
     with SpooledStore(urls["r1"], "r1", tmp_path / "r1") as spool:
         spool.append_stroke("r1", "A2", [10, 11], 3)
-        end = time.monotonic() + 20
-        while spool.pending() and time.monotonic() < end:
-            time.sleep(0.05)
-        assert spool.pending() == 0 and spool.sender.error is None
+        _wait_sent(spool)
     with PostgresStore(urls["r1"]) as store:
         assert store.labels("r1", "A2", (2, 4, 4), np.int32).reshape(-1)[10] == 3
     with pytest.raises(StudyError, match="as the database role of r1, not r2"):
@@ -103,3 +107,16 @@ def test_sessions_run_as_their_roles_and_a_role_signs_in_only_as_its_reader(serv
     with PostgresStore(urls["adj"]) as store:  # the adjudicator's view of the readers
         assert store.labels("r1", "A1", (2, 4, 4), np.int32).reshape(-1)[1] == 4
         assert not store.labels("r2", "B1", (2, 4, 4), np.int32).any()  # open: hidden
+
+
+def test_a_reader_neither_sees_nor_forges_the_changes_sent_from_another_spool(server, tmp_path):
+    _, urls = server
+    with SpooledStore(urls["r1"], "r1", tmp_path / "r1") as spool:
+        spool.append_stroke("r1", "A2", [10, 11], 3)
+        _wait_sent(spool)
+        key = spool.spool_id
+    assert _rows(urls["r1"], f"SELECT COUNT(*) FROM applied WHERE spool = '{key}'") == [(1,)]
+    assert _rows(urls["r2"], "SELECT COUNT(*) FROM applied") == [(0,)]
+    # a forged record would make the server skip r1's next change as already applied
+    _refused(urls["r2"], f"INSERT INTO applied VALUES ('{key}', 2, 'now')")
+    assert _changes(urls["r2"], f"DELETE FROM applied WHERE spool = '{key}'") == 0

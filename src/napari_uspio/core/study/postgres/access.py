@@ -7,7 +7,8 @@ gives one, ``ALTER ROLE ... PASSWORD``, or a certificate) and policies the serve
 enforces whatever the client does:
 
 - a reader reads and writes only their own rows (orders, masks, ratings, time, case
-  state, PIN, lease, spool, audit); the readers table is readable, not writable;
+  state, PIN, lease, spools and the changes applied from them, audit); the readers
+  table is readable, not writable;
 - an adjudicator also reads every order and case state, and the masks, ratings and
   lesion times of the readings marked *done*; they write only their own rows (their
   decisions and consensus);
@@ -44,6 +45,8 @@ _FUNCTIONS = (
 #: Evaluated once per statement (a scalar subquery), not once per row.
 _ME = "(SELECT uspio_reader())"
 _ADJUDICATES = "(SELECT uspio_adjudicates())"
+#: A change applied from one of the reader's own spools (the sender records its spool first).
+_OWN_SPOOL = f"EXISTS (SELECT 1 FROM spools s WHERE s.spool = applied.spool AND s.reader = {_ME})"
 
 
 def role_name(dbname: str, reader: str) -> str:
@@ -68,8 +71,7 @@ def _policies() -> list[str]:
         )
     out += [
         "CREATE POLICY everyone ON readers FOR SELECT USING (true)",
-        "CREATE POLICY sent ON applied FOR SELECT USING (true)",
-        "CREATE POLICY send ON applied FOR INSERT WITH CHECK (true)",
+        f"CREATE POLICY own_spool ON applied USING ({_OWN_SPOOL}) WITH CHECK ({_OWN_SPOOL})",
     ]
     return out
 

@@ -7,11 +7,14 @@ server transaction, replays every change the server has not applied yet
 id) and the spool's backlog (``spools``); then the spool forgets them. A reply
 lost, or the workstation killed between the server's commit and the spool's
 delete, only makes the next round resend changes the server skips: a resend
-changes nothing. When the server cannot be reached the sender waits (0.5 s,
-doubling to :data:`MAX_WAIT_S`) and tries again; reading goes on meanwhile. A
-change the server refuses (a study changed under the reader) stops the sender,
-and :attr:`Sender.error` says why. While connected it also renews the session's
-lease on the server (:mod:`..sqlite.leases`).
+changes nothing. Painting goes first: a round starts once no change has been
+spooled for :data:`QUIET_S` (a pause between strokes), or after
+:data:`MAX_DELAY_S` of continuous painting. When the server cannot be reached
+the sender waits (0.5 s, doubling to :data:`MAX_WAIT_S`) and tries again;
+reading goes on meanwhile. A change the server refuses (a study changed under
+the reader) stops the sender, and :attr:`Sender.error` says why. While
+connected it also renews the session's lease on the server
+(:mod:`..sqlite.leases`).
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from ..records import LeaseError, StudyError, acted_at, utc_now
 from ..sqlite.leases import RENEW_S
 from .ops import replay
 
-__all__ = ["BATCH", "LOST", "MAX_WAIT_S", "Sender", "connect"]
+__all__ = ["BATCH", "LOST", "MAX_DELAY_S", "MAX_WAIT_S", "QUIET_S", "Sender", "connect"]
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
-#: How long the sender lets changes gather after a round that was not full.
-GATHER_S = 0.1
+#: A pause in painting this long lets a round start.
+QUIET_S = 0.05
+#: The longest a round waits for a pause while the reader paints without one.
+MAX_DELAY_S = 1.0
 MAX_WAIT_S = 5.0
 LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -80,6 +85,7 @@ class Sender(threading.Thread):
         """Send rounds until stopped, waiting for the server while it is unreachable."""
         wait = 0.5
         while not self._stopping.is_set():
+            self._wait_for_pause()
             try:
                 sent = self._round()
             except LOST + (StudyError,) as exc:
@@ -100,8 +106,16 @@ class Sender(threading.Thread):
             if not sent:
                 self._wake.wait(1.0)
                 self._wake.clear()
-            if sent < BATCH:  # let changes gather: fewer rounds, less contention with painting
-                self._stopping.wait(GATHER_S)
+
+    def _wait_for_pause(self) -> None:
+        """Let painting go first: wait for a pause of :data:`QUIET_S`, or :data:`MAX_DELAY_S`."""
+        start = time.monotonic()
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            idle = now - self.spool.last_write
+            if idle >= QUIET_S or now - start >= MAX_DELAY_S:
+                return
+            self._stopping.wait(min(QUIET_S - idle, MAX_DELAY_S - (now - start)))
 
     def _round(self) -> int:
         """Send one batch; return how many changes it held (0: nothing to send)."""
@@ -112,18 +126,24 @@ class Sender(threading.Thread):
         server, db = self._server, self._server._db
         left = spool.pending() - len(batch)
         with db.write():
-            for op_id, op, made_at in batch:
-                key = (spool.spool_id, int(op_id))
-                if db.one("SELECT 1 FROM applied WHERE spool = ? AND op = ?", key) is None:
-                    applied_at = utc_now()
-                    with acted_at(made_at):  # the server keeps the time the reader acted
-                        replay(server, op)
-                    db.execute("INSERT INTO applied VALUES (?, ?, ?)", (*key, applied_at))
-            db.execute(
+            db.execute(  # first: the server lets a role record changes of its own spools only
                 "INSERT INTO spools VALUES (?, ?, ?, ?, ?) ON CONFLICT (spool) DO UPDATE SET "
                 "host = excluded.host, pending = excluded.pending, seen_at = excluded.seen_at",
                 (spool.spool_id, spool.reader, spool.host, max(left, 0), utc_now()),
             )
+            applied = set()
+            if batch:
+                applied = {op for (op,) in db.all(
+                    "SELECT op FROM applied WHERE spool = ? AND op BETWEEN ? AND ?",
+                    (spool.spool_id, int(batch[0][0]), int(batch[-1][0])),
+                )}  # fmt: skip
+            for op_id, op, blob, made_at in batch:
+                if int(op_id) not in applied:
+                    applied_at = utc_now()
+                    with acted_at(made_at):  # the server keeps the time the reader acted
+                        replay(server, op, blob)
+                    db.execute("INSERT INTO applied VALUES (?, ?, ?)",
+                               (spool.spool_id, int(op_id), applied_at))  # fmt: skip
         if batch:
             spool.sent(int(batch[-1][0]))
         holder = self.lease_holder

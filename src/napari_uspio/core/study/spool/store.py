@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..records import LeaseError, StudyError, acted_at, utc_now
 from ..sqlite import SQLiteStore
-from ..sqlite.journal import normalise_stroke
+from ..sqlite.journal import encode_stroke, normalise_stroke
 from .ops import WRITES, encode
 from .sender import LOST, Sender, connect
 
@@ -38,7 +38,7 @@ SPOOL_ENV = "NAPARI_USPIO_SPOOL"
 _OUTBOX = (
     # AUTOINCREMENT: an id is never reused once sent (the server skips ids it applied)
     "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "op TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "op TEXT NOT NULL, data BLOB, created_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 #: Tables whose rows of the reader are copied from the server at sign-in.
@@ -85,6 +85,7 @@ class SpooledStore:
         self.spool_id = self._meta("spool", uuid.uuid4().hex)
         self.host = socket.gethostname()
         self._server = None
+        self.last_write = 0.0  # time.monotonic() of the last change spooled
         try:
             self._sign_in()
         except BaseException:
@@ -120,15 +121,19 @@ class SpooledStore:
             text += f" (server unreachable since {since}; they are safe on this workstation)"
         return text
 
-    def outbox(self, limit: int) -> list[tuple[int, str, str]]:
-        """The oldest unsent changes, ``(id, op, made at)`` in order."""
+    def outbox(self, limit: int) -> list[tuple[int, str, bytes | None, str]]:
+        """The oldest unsent changes, ``(id, op, blob, made at)`` in order."""
         return self.local._db.all(
-            "SELECT id, op, created_at FROM outbox ORDER BY id LIMIT ?", (limit,)
+            "SELECT id, op, data, created_at FROM outbox ORDER BY id LIMIT ?", (limit,)
         )
 
     def sent(self, upto_id: int) -> None:
-        """Forget the changes the server has applied (ids up to ``upto_id``)."""
-        with self.local._db.write() as db:
+        """Forget the changes the server has applied (ids up to ``upto_id``).
+
+        Not fsynced: a forgetting lost in a crash only makes the sender resend
+        changes the server skips; the next change's commit makes it durable.
+        """
+        with self.local._db.write(fsync=False) as db:
             db.execute("DELETE FROM outbox WHERE id <= ?", (upto_id,))
 
     # ------------------------------------------------------------ the server
@@ -193,14 +198,16 @@ class SpooledStore:
 
     # ------------------------------------------------------------ the store interface
     def _write(self, method: str, *args, **kwargs):
-        if method == "append_stroke":  # journal exactly what is sent
-            args = (*args[:2], *normalise_stroke(args[2], args[3]))
+        if method == "append_stroke":  # encoded once: journaled here, sent as the same bytes
+            idx, vals = normalise_stroke(args[2], args[3])
+            method, args = "append_encoded", (*args[:2], int(idx.size), encode_stroke(idx, vals))
         now = utc_now()
         with self.local._db.write() as db, acted_at(now):  # the server gets the same times
             result = getattr(self.local, method)(*args, **kwargs)
             send = {k: v for k, v in kwargs.items() if k != "labels_now"}
-            db.execute("INSERT INTO outbox (op, created_at) VALUES (?, ?)",
-                       (encode(method, args, send), now))  # fmt: skip
+            db.execute("INSERT INTO outbox (op, data, created_at) VALUES (?, ?, ?)",
+                       (*encode(method, args, send), now))  # fmt: skip
+        self.last_write = time.monotonic()
         self.sender.wake()
         return result
 

@@ -158,13 +158,29 @@ class StrokeJournal:
         is long (see the module docstring).
         """
         idx, vals = normalise_stroke(flat_indices, new_values)
-        payload = encode_stroke(idx, vals)
+        return self.append_encoded(
+            reader, case_code, int(idx.size), encode_stroke(idx, vals), labels_now
+        )
+
+    def append_encoded(
+        self,
+        reader: str,
+        case_code: str,
+        n_voxels: int,
+        payload: bytes,
+        labels_now: Callable[[], np.ndarray] | None = None,
+    ) -> int:
+        """:meth:`append_stroke` of a stroke already in its journal bytes (:func:`encode_stroke`).
+
+        A workstation's spool journals a stroke and sends it to the server as
+        the same bytes, encoded once.
+        """
         with self._db.write() as db:
             self._writable(reader, case_code)
             seq = 1 + int(db.scalar(_LAST_SEQ, (reader, case_code)))
             db.execute(
                 "INSERT INTO strokes VALUES (?, ?, ?, ?, ?, ?)",
-                (reader, case_code, seq, int(idx.size), payload, utc_now()),
+                (reader, case_code, seq, int(n_voxels), payload, utc_now()),
             )
             # O(journal), which only compaction bounds: asked only when it can compact
             long = labels_now is not None and self._journal_full(reader, case_code)

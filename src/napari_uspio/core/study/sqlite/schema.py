@@ -191,7 +191,7 @@ class Database(Connection):
     ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
-        self.path = path
+        self.path, self.synchronous = path, synchronous.upper()
         self._lock = threading.RLock()
         self._depth = 0  # write transactions open (nested ones join the outer)
         self._conn = sqlite3.connect(
@@ -202,7 +202,7 @@ class Database(Connection):
             mode = self.scalar("PRAGMA journal_mode = WAL")
             if str(mode).lower() != "wal":
                 raise StudyError(f"{path}: could not switch the store to WAL mode (got {mode})")
-            self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -213,10 +213,13 @@ class Database(Connection):
             raise
 
     @contextmanager
-    def write(self) -> Iterator[Database]:
+    def write(self, fsync: bool = True) -> Iterator[Database]:
         """One write transaction (``BEGIN IMMEDIATE``), committed on exit, else rolled back.
 
         A write inside a write is part of the outer transaction (committed with it).
+        ``fsync=False`` commits without syncing the WAL (``synchronous=NORMAL``):
+        the transaction may be lost in a crash, never half-applied, and the next
+        synced commit makes it durable; for writes a crash may undo.
         """
         with self._lock:
             if self._depth:
@@ -226,6 +229,8 @@ class Database(Connection):
                 finally:
                     self._depth -= 1
                 return
+            if not fsync:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
@@ -237,6 +242,8 @@ class Database(Connection):
                 raise
             finally:
                 self._depth = 0
+                if not fsync:
+                    self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
 
     @contextmanager
     def read(self) -> Iterator[Database]:
