@@ -25,6 +25,8 @@ every tool with the reason.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from napari.layers import Image
 
@@ -37,7 +39,7 @@ from ..core.lesions.delineate import (
     interpolate_slices,
     sphere_stroke,
 )
-from ..core.study.sources import accept_candidate
+from ..core.study.sources import accept_candidate, candidate_boxes
 from .bindings import case_of
 
 __all__ = ["CANDIDATES_ROLE", "GROW_ROLES", "LEVEL_STEP", "Delineation"]
@@ -69,6 +71,8 @@ class Delineation:
         #: Called ``decided(decision, candidate, lesion)`` as a candidate is accepted
         #: (lesion: its new id) or rejected (lesion None); a reading session records it.
         self.decided = None
+        self._boxes_of: weakref.ref | None = None  # the candidates map the boxes are of
+        self._candidate_boxes: list = []
         self.viewer.mouse_drag_callbacks.append(self._drag)
 
     @property
@@ -279,7 +283,14 @@ class Delineation:
         if not candidate:
             self.desk.say(f"{what}: no candidate under the cursor; point at one.")
             return None
-        return layer, candidate
+        return layer, candidate, self._boxes(layer.data)[candidate - 1]
+
+    def _boxes(self, candidates: np.ndarray) -> list:
+        """The candidates' boxes, found once per map (a case's, while its layer shows it)."""
+        if self._boxes_of is None or self._boxes_of() is not candidates:
+            self._candidate_boxes = candidate_boxes(candidates)
+            self._boxes_of = weakref.ref(candidates)
+        return self._candidate_boxes
 
     def accept_candidate(self) -> None:
         """The candidate under the cursor becomes a lesion with a new id (one undo step)."""
@@ -287,16 +298,16 @@ class Delineation:
         found = None if self.refused("Accept candidate") else self._candidate("Accept")
         if found is None:
             return
-        layer, candidate = found
+        layer, candidate, box = found
         binding = self.desk.binding
         lesion = binding.ratings.next_free_id(binding.model.ids)
-        indices = accept_candidate(np.asarray(self.layer.data), layer.data, candidate)
+        indices = accept_candidate(np.asarray(self.layer.data), layer.data, candidate, box)
         if not indices[0].size:
             self.desk.say("Accept: the candidate lies under other lesions only.")
             return
         self.layer.data_setitem(indices, lesion)
         self.layer.selected_label = lesion
-        self._drop(layer, candidate, "accepted", lesion)
+        self._drop(layer, candidate, box, "accepted", lesion)
         self.desk.say(f"Candidate accepted: lesion {lesion}")
 
     def reject_candidate(self) -> None:
@@ -307,8 +318,9 @@ class Delineation:
             self._drop(*found, "rejected", None)
             self.desk.say("Candidate rejected")
 
-    def _drop(self, layer, candidate: int, decision: str, lesion: int | None) -> None:
-        layer.data[layer.data == candidate] = 0
+    def _drop(self, layer, candidate: int, box, decision: str, lesion: int | None) -> None:
+        local = layer.data[box]  # a view: the work is the candidate's box
+        local[local == candidate] = 0
         layer.refresh()
         if self.decided is not None:
             self.decided(decision, candidate, lesion)

@@ -13,6 +13,7 @@ from napari_uspio.core.study.records import StudyError
 from napari_uspio.core.study.session import StudySession
 from napari_uspio.core.study.sources import (
     accept_candidate,
+    candidate_boxes,
     candidate_origins,
     pending_candidates,
     record_acceptance,
@@ -145,9 +146,12 @@ def test_candidates_accepted_rejected_and_own_lesions_are_told_apart(source_case
     assert not reading.labels.any()  # a candidates reading starts empty
     ids = [int(i) for i in np.unique(candidates) if i]
     kept, edited, rejected = ids[0], ids[1], FALSE_CANDIDATE
+    boxes = candidate_boxes(candidates)  # once per case: each accept works in its box
     for lesion, candidate in ((1, kept), (2, edited)):
         voxels = accept_candidate(reading.model.labels, candidates, candidate)
         assert np.array_equal(np.argwhere(candidates == candidate), np.transpose(voxels))
+        boxed = accept_candidate(reading.model.labels, candidates, candidate, boxes[candidate - 1])
+        assert all(np.array_equal(a, b) for a, b in zip(voxels, boxed, strict=True))
         reading.model.apply_indices(voxels, lesion)
         record_acceptance(session.store, "r1", code, candidate, lesion)
     reading.model.apply_indices(tuple(a[:2] for a in np.nonzero(candidates == edited)), 0)

@@ -36,6 +36,7 @@ __all__ = [
     "REJECTED",
     "CandidateOrigins",
     "accept_candidate",
+    "candidate_boxes",
     "candidate_origins",
     "pending_candidates",
     "record_acceptance",
@@ -96,14 +97,27 @@ def reference_edits(labels: np.ndarray, reference: np.ndarray) -> dict[int, tupl
     return {int(i): (int(added[i]), int(removed[i])) for i in np.flatnonzero(added + removed)}
 
 
+def candidate_boxes(candidates: np.ndarray) -> list[tuple[slice, ...] | None]:
+    """The box of every candidate (index ``id - 1``; None: no voxel), in one pass over the map.
+
+    Found once per case, so that accepting or rejecting a candidate works in its box.
+    """
+    return ndimage.find_objects(np.asarray(candidates))
+
+
 def accept_candidate(
-    labels: np.ndarray, candidates: np.ndarray, candidate: int
+    labels: np.ndarray,
+    candidates: np.ndarray,
+    candidate: int,
+    box: tuple[slice, ...] | None = None,
 ) -> tuple[np.ndarray, ...]:
     """The voxels accepting ``candidate`` sets: its voxels where ``labels`` is 0.
 
-    Work is bounded by the candidate's box, not the volume.
+    With its ``box`` (:func:`candidate_boxes`) the work is bounded by the box, not
+    the volume.
     """
-    box = ndimage.find_objects((candidates == candidate).astype(np.int8))[0]
+    if box is None:
+        box = candidate_boxes((candidates == candidate).astype(np.int8))[0]
     local = (candidates[box] == candidate) & (labels[box] == 0)
     return tuple(i + s.start for i, s in zip(np.nonzero(local), box, strict=True))
 
