@@ -117,6 +117,15 @@ def test_a_reader_accepts_rejects_and_paints_candidates_by_key(
     assert f"Candidate accepted: lesion {lesion}" in desk.message
     np.testing.assert_array_equal(np.asarray(layer.data) == lesion, accepted)
     assert not (np.asarray(proposals.data) == ids[0]).any()  # decided: off the proposals
+    _type(qtbot, viewer, "Z", Qt.KeyboardModifier.ControlModifier)  # undone: back on them
+    assert desk.message == f"Undo: candidate {ids[0]} back among the candidates"
+    np.testing.assert_array_equal(np.asarray(proposals.data) == ids[0], accepted)
+    assert not (np.asarray(layer.data) == lesion).any()
+    _type(
+        qtbot, viewer, "Z", Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    np.testing.assert_array_equal(np.asarray(layer.data) == lesion, accepted)
+    assert not (np.asarray(proposals.data) == ids[0]).any()
     point_at(ids[1])
     _type(qtbot, viewer, "N", Qt.KeyboardModifier.ShiftModifier)
     assert desk.message == "Candidate rejected" and ids[1] not in np.unique(proposals.data)
@@ -126,7 +135,7 @@ def test_a_reader_accepts_rejects_and_paints_candidates_by_key(
     own = lesion + 1
     layer.selected_label = own
     layer.data_setitem((np.array([10]), np.array([10]), np.array([10])), own)  # their own
-    assert widget.session.store.journal_size("r1", code)[0] == 2
+    assert widget.session.store.journal_size("r1", code)[0] == 4  # accept, undo, redo, own
 
     widget.sign_out()
     viewer2, widget2 = _sign_in(make_napari_viewer, qtbot, study.folder)  # resumed

@@ -41,6 +41,7 @@ from ..core.lesions.delineate import (
 )
 from ..core.study.sources import accept_candidate, candidate_boxes
 from .bindings import case_of
+from .undo import Accepted
 
 __all__ = ["CANDIDATES_ROLE", "GROW_ROLES", "LEVEL_STEP", "Delineation"]
 
@@ -305,7 +306,9 @@ class Delineation:
         if not indices[0].size:
             self.desk.say("Accept: the candidate lies under other lesions only.")
             return
+        mask = layer.data[box] == candidate
         self.layer.data_setitem(indices, lesion)
+        self.desk.steps.accepted(Accepted(layer, candidate, box, mask))
         self.layer.selected_label = lesion
         self._drop(layer, candidate, box, "accepted", lesion)
         self.desk.say(f"Candidate accepted: lesion {lesion}")

@@ -27,6 +27,7 @@ from .compare import CompareLayout, default_panels, set_visible
 from .delineation import Delineation
 from .navigation import install_navigation
 from .reading_keys import reading_keys
+from .undo import DeskHistory
 from .viewer import show_lesion
 from .window_level import install_window_level
 
@@ -65,8 +66,7 @@ class ReadingDesk:
         self.overlay = OVERLAY_MODES[0]
         self.extra_panels: tuple[str, ...] = ()
         self.keys = {k.key: k for k in reading_keys()}
-        self._undo: list[str] = []  # "stroke" | "rating", oldest first
-        self._redo: list[str] = []
+        self.steps: DeskHistory | None = None  # strokes, ratings, candidates: one undo
         self._bound_keys: list = []  # (provider, key, what it replaced)
         self._handles: list = []
         self._last_field: dict[int, str] = {}
@@ -101,6 +101,7 @@ class ReadingDesk:
             self.unbind()
         self.binding, self.history = binding, RatingHistory(binding.ratings)
         layer = binding.layer
+        self.steps = DeskHistory(layer, self.history)
         layer.brush_size = BRUSH_MM
         layer.events.paint.connect(self._stroked)
         layer.events.selected_label.connect(self._restyle)
@@ -150,7 +151,7 @@ class ReadingDesk:
             provider.bind_key(key, replaced, overwrite=True)
         self._bound_keys, self._handles = [], []
         self.binding = self.history = self.compare = self.window_level = self.tools = None
-        self._undo, self._redo = [], []
+        self.steps = None
         self.text().clear()
         self.changed.emit()
 
@@ -258,7 +259,7 @@ class ReadingDesk:
             self._last_field[lesion_id] = field
             shown = value if field == spec.COMMENT else spec.RATINGS[field].label(value)
         if step is not None:
-            self._did("rating")
+            self.steps.did("rating")
         self.say(f"Lesion {lesion_id} · {title}: {shown}")
 
     def step(self, direction: str) -> None:
@@ -289,37 +290,18 @@ class ReadingDesk:
             return
         self.comment_requested.emit()
 
-    # ---- one history: strokes and ratings ----------------------------------------
-
-    def _did(self, kind: str) -> None:
-        self._undo.append(kind)
-        self._redo.clear()
+    # ---- one history: strokes, ratings, candidates --------------------------------
 
     def _stroked(self, event=None) -> None:
-        self._did("stroke")
+        self.steps.did("stroke")
 
     def undo(self) -> None:
-        """Undo the last stroke or rating change, whichever came last."""
-        self._replay(self._undo, self._redo, undo=True)
+        """Undo the last stroke, rating change or accepted candidate, whichever came last."""
+        self.say(self.steps.undo())
 
     def redo(self) -> None:
-        """Redo the last undone stroke or rating change."""
-        self._replay(self._redo, self._undo, undo=False)
-
-    def _replay(self, source: list[str], target: list[str], undo: bool) -> None:
-        verb = "Undo" if undo else "Redo"
-        if not source:
-            self.say(f"Nothing to {verb.lower()}.")
-            return
-        kind = source.pop()
-        target.append(kind)
-        if kind == "stroke":
-            self.layer.undo() if undo else self.layer.redo()
-            self.say(f"{verb}: stroke")
-            return
-        step = self.history.undo() if undo else self.history.redo()
-        fields = ", ".join(step.changed_fields())
-        self.say(f"{verb}: lesion {step.lesion_id} {fields}")
+        """Redo the last undone step."""
+        self.say(self.steps.redo())
 
     # ---- what is shown ------------------------------------------------------------
 

@@ -40,7 +40,7 @@ DESK_KEYS: tuple[ReadingKey, ...] = (
     ReadingKey("Backspace", "clear_last", (), "clear the field last set on the selected lesion"),
     ReadingKey("/", "request_comment", (), "type a comment on the selected lesion (Enter saves)"),
     ReadingKey("M", "new_lesion", (), "paint a new lesion (an id never rated in this reading)"),
-    ReadingKey("Ctrl+Z", "undo", (), "undo the last stroke or rating change"),
+    ReadingKey("Ctrl+Z", "undo", (), "undo the last stroke, rating change or accepted candidate"),
     ReadingKey("Ctrl+Shift+Z", "redo", (), "redo it"),
     ReadingKey("O", "cycle_overlay", (), "lesions drawn as outline, fill or hidden"),
     ReadingKey("G", "flick", ("gd",), "flick pre <-> post Gd T1 in place"),
