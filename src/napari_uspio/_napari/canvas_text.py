@@ -3,11 +3,14 @@
 One :class:`CanvasText` per viewer (:func:`canvas_text`) composes the viewer's
 text overlay from named slots, so the reading keys, the window/level and the
 cursor readout each own their line and never overwrite each other's. A message
-(:meth:`CanvasText.flash`) shows what a key just did and clears itself.
+(:meth:`CanvasText.flash`) shows what a key just did and clears itself. Lines
+are wrapped so that they end before the middle of a view (of each panel of the
+compare layout), where the bottom orientation letter is.
 """
 
 from __future__ import annotations
 
+import textwrap
 from weakref import WeakKeyDictionary
 
 from qtpy.QtCore import QTimer
@@ -16,6 +19,8 @@ from qtpy.QtCore import QTimer
 SLOTS = ("series", "window", "cursor", "message")
 #: How long a flashed message stays on the canvas.
 FLASH_MS = 2500
+#: The overlay font's mean character width and the letter's half width, in canvas pixels.
+CHAR_PX, LETTER_GAP_PX = 10.5, 45
 
 _TEXTS: WeakKeyDictionary = WeakKeyDictionary()
 
@@ -33,6 +38,8 @@ class CanvasText:
         overlay.position = "bottom_left"  # the compare panels name themselves top left
         overlay.font_size = 11
         overlay.color = "#f0f0f0"
+        viewer.canvas.events.size.connect(self._show)
+        viewer.canvas.grid.events.enabled.connect(self._show)
 
     def set(self, slot: str, text: str) -> None:
         """Show ``text`` on the line ``slot`` (empty: remove the line)."""
@@ -42,9 +49,23 @@ class CanvasText:
             self.lines[slot] = text
         else:
             self.lines.pop(slot, None)
-        shown = [self.lines[s] for s in SLOTS if s in self.lines]
+        self._show()
+
+    def _show(self, event=None) -> None:
+        """Compose the overlay from the lines, each wrapped before the bottom letter."""
+        width = self._width_chars()
+        shown = [
+            "\n".join(textwrap.wrap(self.lines[s], width) or [""])
+            for s in SLOTS
+            if s in self.lines
+        ]
         self.viewer.canvas.overlays["text"].text = "\n".join(shown)
         self.viewer.canvas.overlays["text"].visible = bool(shown)
+
+    def _width_chars(self) -> int:
+        """Characters a line may hold and end before the middle of a view."""
+        _, view_px = self.viewer.canvas.viewbox_size(self.viewer.layers)
+        return max(16, int((view_px / 2 - LETTER_GAP_PX) / CHAR_PX))
 
     def text(self, slot: str) -> str:
         """The line shown in ``slot`` ('' when none)."""
