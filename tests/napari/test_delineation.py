@@ -16,6 +16,7 @@ from qtpy.QtCore import Qt
 
 from napari_uspio._napari.desk import desk_for
 from napari_uspio._napari.reading_session import ReadingSession
+from napari_uspio._widgets.ratings_widget import RatingsWidget
 from napari_uspio.core.lesions.delineate import interpolate_slices
 from napari_uspio.core.study.manifest import init_study
 from napari_uspio.core.study.session import StudySession
@@ -73,6 +74,8 @@ def _journaled(session) -> int:
 def test_grow_a_lesion_by_key_and_click_accept_it_as_one_journaled_undo_step(reading, qtbot):
     viewer, session, layer, truth = reading
     desk = desk_for(viewer)
+    panel = RatingsWidget(viewer)
+    qtbot.addWidget(panel)
     _type(qtbot, viewer, "G", Qt.KeyboardModifier.ShiftModifier)
     assert desk.tools.tool == "grow" and "Grow: click" in desk.message
     strokes = _journaled(session)
@@ -80,6 +83,7 @@ def test_grow_a_lesion_by_key_and_click_accept_it_as_one_journaled_undo_step(rea
     _mouse(viewer, "release", _centre_world(layer, truth == 1))
     preview = np.asarray(layer.data) == 1
     assert preview.any() and "Enter accepts" in desk.message
+    assert panel.message.text() == desk.message  # a click's message reaches the panel too
     assert 1 not in session.binding.model.ids and _journaled(session) == strokes  # not yet
     _type(qtbot, viewer, ".")  # a higher threshold: a smaller lesion
     higher = np.asarray(layer.data) == 1

@@ -55,6 +55,8 @@ class ReadingDesk:
     changed = Signal()
     #: Emitted when the reader asks to type a comment (the Ratings panel takes focus).
     comment_requested = Signal()
+    #: Emitted with each message the desk tells the reader (a click's too, not only a key's).
+    said = Signal(str)
 
     def __init__(self, viewer):
         self.viewer = viewer
@@ -92,6 +94,7 @@ class ReadingDesk:
             self.text().flash(message)
         else:
             self.text().flash(message, ms=ms)
+        self.said.emit(message)
 
     # ---- binding ------------------------------------------------------------------
 

@@ -109,6 +109,7 @@ class RatingsWidget(QWidget):
 
         self.desk.changed.connect(self._follow_desk)
         self.desk.comment_requested.connect(self._focus_comment)
+        self.desk.said.connect(self._show_message)
         self._follow_desk()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -149,6 +150,7 @@ class RatingsWidget(QWidget):
         self._detach()
         self.desk.changed.disconnect(self._follow_desk)
         self.desk.comment_requested.disconnect(self._focus_comment)
+        self.desk.said.disconnect(self._show_message)
         super().closeEvent(event)
 
     # ---- actions -----------------------------------------------------------------
@@ -172,6 +174,12 @@ class RatingsWidget(QWidget):
 
     # ---- view --------------------------------------------------------------------
 
+    def _show_message(self, message: str) -> None:
+        """What the desk last told the reader, red when it refused."""
+        refused = message.startswith("Refused")
+        self.message.setStyleSheet("color: #ff8080;" if refused else "color: #a0e0a0;")
+        self.message.setText(message)
+
     def refresh(self, *_) -> None:
         """Show the selected lesion's rating, its class, the progress and the last message."""
         lesion_id = self.lesion_id
@@ -184,9 +192,7 @@ class RatingsWidget(QWidget):
                 button.setChecked(value == current)
             self.clear_buttons[field].setEnabled(enabled and current is not None)
         self.comment.setEnabled(enabled)
-        refused = self.desk.message.startswith("Refused")
-        self.message.setStyleSheet("color: #ff8080;" if refused else "color: #a0e0a0;")
-        self.message.setText(self.desk.message)
+        self._show_message(self.desk.message)
         if self.binding is None:
             self.title.setText("No bound lesions layer: open a case.")
             self.progress.setText("")
