@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from napari_uspio import CaseError, load_case
+from napari_uspio.core import nifti
 from napari_uspio.core.roles import ROLES
 from napari_uspio.core.volume import Volume
 
@@ -57,6 +58,19 @@ def test_gzip_is_byte_identical_to_nibabel(tmp_path, orientation, dtype, slope, 
         got = Volume.from_file(path, "qsm").data
         assert got.dtype == np.float32 and got.dtype.isnative
         assert got.tobytes() == np.ascontiguousarray(expected).tobytes()
+
+
+@pytest.mark.parametrize("dtype, slope", [(np.int16, (0.5, 10.0)), (np.float32, None)])
+def test_gzip_decoded_chunk_by_chunk_is_what_nibabel_reads(tmp_path, monkeypatch, dtype, slope):
+    monkeypatch.setattr(nifti, "CHUNK_BYTES", 100)  # many chunks, the last one short
+    data = np.random.default_rng(3).uniform(0, 200, SHAPE).astype(dtype)
+    path = _write(tmp_path / "qsm.nii.gz", data, AFFINES["las"], slope)
+    for dtype_out in (None, np.float32):  # as a label map and as an image
+        img = nifti.open_nifti(path)
+        got = nifti.read_data(img, dtype_out)
+        expected = np.asanyarray(nib.load(path).dataobj, dtype=dtype_out)
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+        assert got.flags.writeable  # an array of its own, not a read-only buffer
 
 
 def _gz(tmp_path, name="flair.nii.gz"):

@@ -9,7 +9,10 @@ its end so that a corrupt file fails its CRC check. Each error is a
 
 ``.nii.gz`` files are decompressed by ISA-L (python-isal's ``igzip``, a drop-in
 ``gzip.GzipFile`` that checks the same CRC, 3-4x faster than zlib and releasing
-the GIL, so files decode in parallel threads).
+the GIL, so files decode in parallel threads). :func:`read_data` decodes the
+image data in chunks into an uninitialised array: nibabel first zero-fills a
+buffer of the whole data holding the GIL, which stalls the viewer (~0.3 s per
+300 MB) while a case opens on a worker.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from isal import igzip, isal_zlib
+from nibabel.volumeutils import apply_read_scaling
 
 __all__ = [
     "GZIP_ERRORS",
@@ -29,10 +33,13 @@ __all__ = [
     "file_shape",
     "finish_gzip",
     "open_nifti",
+    "read_data",
 ]
 
 #: What a truncated or corrupt gzip stream raises (zlib's and ISA-L's own error).
 GZIP_ERRORS = (OSError, EOFError, zlib.error, isal_zlib.error)
+#: Bytes decoded per call while reading a ``.nii.gz`` (the GIL is free in between).
+CHUNK_BYTES = 16 << 20
 
 
 class CaseError(ValueError):
@@ -91,6 +98,39 @@ def _from_gzip(path: Path) -> nib.Nifti1Image:
     cls = nib.Nifti1Image if 348 in sizes else nib.Nifti2Image
     holder = nib.FileHolder(filename=str(path), fileobj=stream)
     return cls.from_file_map({"header": holder, "image": holder})
+
+
+def read_data(img: nib.Nifti1Image, dtype=None) -> np.ndarray:
+    """The image's data as ``np.asanyarray(img.dataobj, dtype)`` gives it (scaled).
+
+    A ``.nii.gz`` opened by :func:`open_nifti` is decoded in chunks of
+    :data:`CHUNK_BYTES` into an uninitialised array and scaled as nibabel's
+    array proxy scales (byte-identical); other files are nibabel's (a ``.nii``
+    stays memory-mapped). Raises OSError when the stream ends early.
+    """
+    proxy = img.dataobj
+    stream = img.file_map["image"].fileobj
+    if not isinstance(stream, gzip.GzipFile):
+        return np.asanyarray(proxy, dtype=dtype)
+    buffer = np.empty(int(np.prod(proxy.shape)) * proxy.dtype.itemsize, np.uint8)
+    stream.seek(proxy.offset)
+    view, done = memoryview(buffer), 0
+    while done < buffer.size:
+        n = stream.readinto(view[done : done + CHUNK_BYTES])
+        if not n:
+            raise OSError(f"expected {buffer.size} bytes of image data, got {done}")
+        done += n
+    raw = buffer.view(proxy.dtype).reshape(proxy.shape, order=proxy.order)
+    slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+    use = slope.dtype if dtype is None else np.dtype(dtype)  # as nibabel's ArrayProxy
+    slope = slope.astype(use) if np.can_cast(slope, use) else slope
+    inter = inter.astype(use) if np.can_cast(inter, use) else inter
+    scaled = apply_read_scaling(raw, slope, inter)
+    if dtype is None:
+        return scaled
+    return scaled.astype(np.promote_types(scaled.dtype, dtype), copy=False).astype(
+        dtype, copy=False
+    )
 
 
 def finish_gzip(img: nib.Nifti1Image) -> None:

@@ -18,7 +18,15 @@ from nibabel.orientations import apply_orientation, io_orientation
 
 from .files import atomic_path
 from .grid import Grid
-from .nifti import GZIP_ERRORS, CaseError, check_size, file_shape, finish_gzip, open_nifti
+from .nifti import (
+    GZIP_ERRORS,
+    CaseError,
+    check_size,
+    file_shape,
+    finish_gzip,
+    open_nifti,
+    read_data,
+)
 from .roles import MASK_ROLES
 
 __all__ = ["CaseError", "Grid", "ImageVolume", "LabelMap", "Volume"]
@@ -108,10 +116,7 @@ def _read(path: Path, role: str, labels: bool) -> tuple[np.ndarray, Grid, list[s
     grid = Grid.from_affine(img.affine, shape, header=img.header)
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-            if labels:
-                raw = np.asanyarray(img.dataobj)
-            else:
-                raw = img.get_fdata(dtype=np.float32, caching="unchanged")
+            raw = read_data(img, None if labels else np.float32)
         finish_gzip(img)
     except (*GZIP_ERRORS, ValueError) as exc:
         raise CaseError(
