@@ -41,7 +41,7 @@ from ..core.lesions.delineate import (
 )
 from ..core.study.sources import accept_candidate, candidate_boxes
 from .bindings import case_of
-from .undo import Accepted
+from .undo import Proposal
 
 __all__ = ["CANDIDATES_ROLE", "GROW_ROLES", "LEVEL_STEP", "Delineation"]
 
@@ -271,7 +271,7 @@ class Delineation:
     # ---- automatic candidates ----------------------------------------------------------
 
     def _candidate(self, what: str):
-        """The proposal layer and the candidate id under the cursor (None: said why)."""
+        """The candidate under the cursor on the proposal layer (None: said why)."""
         layer = next(
             (x for x in self.viewer.layers if x.metadata.get("role") == CANDIDATES_ROLE), None
         )
@@ -284,7 +284,8 @@ class Delineation:
         if not candidate:
             self.desk.say(f"{what}: no candidate under the cursor; point at one.")
             return None
-        return layer, candidate, self._boxes(layer.data)[candidate - 1]
+        box = self._boxes(layer.data)[candidate - 1]
+        return Proposal(layer, candidate, box, layer.data[box] == candidate)
 
     def _boxes(self, candidates: np.ndarray) -> list:
         """The candidates' boxes, found once per map (a case's, while its layer shows it)."""
@@ -299,18 +300,18 @@ class Delineation:
         found = None if self.refused("Accept candidate") else self._candidate("Accept")
         if found is None:
             return
-        layer, candidate, box = found
         binding = self.desk.binding
         lesion = binding.ratings.next_free_id(binding.model.ids)
-        indices = accept_candidate(np.asarray(self.layer.data), layer.data, candidate, box)
+        indices = accept_candidate(
+            np.asarray(self.layer.data), found.proposals.data, found.candidate, found.box
+        )
         if not indices[0].size:
             self.desk.say("Accept: the candidate lies under other lesions only.")
             return
-        mask = layer.data[box] == candidate
         self.layer.data_setitem(indices, lesion)
-        self.desk.steps.accepted(Accepted(layer, candidate, box, mask))
+        self.desk.steps.accepted(found)
         self.layer.selected_label = lesion
-        self._drop(layer, candidate, box, "accepted", lesion)
+        self._drop(found, "accepted", lesion)
         self.desk.say(f"Candidate accepted: lesion {lesion}")
 
     def reject_candidate(self) -> None:
@@ -318,15 +319,13 @@ class Delineation:
         self.cancel()
         found = self._candidate("Reject")
         if found is not None:
-            self._drop(*found, "rejected", None)
+            self._drop(found, "rejected", None)
             self.desk.say("Candidate rejected")
 
-    def _drop(self, layer, candidate: int, box, decision: str, lesion: int | None) -> None:
-        local = layer.data[box]  # a view: the work is the candidate's box
-        local[local == candidate] = 0
-        layer.refresh()
+    def _drop(self, proposal: Proposal, decision: str, lesion: int | None) -> None:
+        proposal.show(False)
         if self.decided is not None:
-            self.decided(decision, candidate, lesion)
+            self.decided(decision, proposal.candidate, lesion)
 
     # ---- the 3-D brush -----------------------------------------------------------------
 

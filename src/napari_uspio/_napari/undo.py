@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Accepted", "DeskHistory"]
+__all__ = ["DeskHistory", "Proposal"]
 
 
 @dataclass(frozen=True)
-class Accepted:
-    """A candidate accepted as a lesion: where it was on the proposal layer."""
+class Proposal:
+    """A candidate's place on the proposal layer, to take it off or put it back."""
 
     proposals: object  # the napari Labels layer of the candidates
     candidate: int
@@ -33,7 +33,7 @@ class Accepted:
 
 
 class DeskHistory:
-    """The desk's steps, oldest first: ``"stroke"``, ``"rating"`` or :class:`Accepted`.
+    """The desk's steps, oldest first: ``"stroke"``, ``"rating"`` or an accepted :class:`Proposal`.
 
     Parameters
     ----------
@@ -53,7 +53,7 @@ class DeskHistory:
         self._undo.append(step)
         self._redo.clear()
 
-    def accepted(self, step: Accepted) -> None:
+    def accepted(self, step: Proposal) -> None:
         """The last stroke accepted a candidate (it was recorded as a stroke)."""
         if self._undo and self._undo[-1] == "stroke":
             self._undo[-1] = step
@@ -76,7 +76,7 @@ class DeskHistory:
             change = self.ratings.undo() if undo else self.ratings.redo()
             return f"{verb}: lesion {change.lesion_id} {', '.join(change.changed_fields())}"
         self.layer.undo() if undo else self.layer.redo()
-        if isinstance(step, Accepted):
+        if isinstance(step, Proposal):
             step.show(undo)
             where = "back among the candidates" if undo else "accepted"
             return f"{verb}: candidate {step.candidate} {where}"
