@@ -372,7 +372,7 @@ class ReadingDesk:
         if self.window_level is not None:
             self.window_level.refresh()
         if self.compare is not None and self.compare.active:
-            self.text().set("series", "compare: " + " | ".join(self.compare.panels))
+            self.text().set("series", "")  # each panel is named at its top left
             return
         shown = [name for name, image in self._images_by_role().items() if image.visible]
         self.text().set("series", " + ".join(shown) if shown else "no image shown")
