@@ -23,7 +23,6 @@ from .nifti import (
     CaseError,
     check_size,
     file_shape,
-    finish_gzip,
     open_nifti,
     read_data,
 )
@@ -117,7 +116,6 @@ def _read(path: Path, role: str, labels: bool) -> tuple[np.ndarray, Grid, list[s
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
             raw = read_data(img, None if labels else np.float32)
-        finish_gzip(img)
     except (*GZIP_ERRORS, ValueError) as exc:
         raise CaseError(
             f"{path}: the image data cannot be read ({type(exc).__name__}: {exc}); the file is "
@@ -126,14 +124,13 @@ def _read(path: Path, role: str, labels: bool) -> tuple[np.ndarray, Grid, list[s
     raw = raw.reshape(shape)
     data = apply_orientation(raw, io_orientation(img.affine))
     data = np.transpose(data, (2, 1, 0))
-    if labels and not data.flags.writeable:  # the file's mapping; label maps are painted
-        data = data.copy()
-    elif data.flags.writeable:  # read-only: a float32 .nii's mapping, kept (views are cheap)
-        data = np.ascontiguousarray(data)
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))
-    if labels:
+    if labels:  # painted: an array of their own in C order
+        data = data.copy() if not data.flags.writeable else np.ascontiguousarray(data)
         data = _as_label_map(data, path, role)
+    else:  # a view of the .nii mapping or the decoded .nii.gz (a copy costs ~1 s / 300 MB)
+        data.flags.writeable = False
     warnings = _check_values(data, path, role)
     if grid.oblique:
         warnings.append(

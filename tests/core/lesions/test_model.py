@@ -411,6 +411,24 @@ def test_model_owns_a_label_copy_and_references_the_maps():
     assert model.nbytes < labels.nbytes + 16 * 1024  # no copies of the maps
 
 
+def test_flipped_read_only_maps_are_measured_in_place():
+    """Maps as a LAS file decodes (a read-only view flipped in x) give the same table."""
+    labels, maps, affine, wm = small_case()
+    flipped = {}
+    for role, data in maps.items():
+        view = np.ascontiguousarray(data[:, :, ::-1])[:, :, ::-1]  # equal values, strided
+        view.flags.writeable = False
+        flipped[role] = view
+    assert not any(m.flags.c_contiguous for m in flipped.values())
+    expected = LesionModel(labels, maps, affine, wm)
+    model = LesionModel(labels, flipped, affine, wm)
+    pd.testing.assert_frame_equal(model.table(), expected.table())
+    stroke = (np.array([1, 1]), np.array([2, 3]), np.array([2, 2]))
+    for m in (model, expected):
+        m.apply_indices(stroke, 1)
+    pd.testing.assert_frame_equal(model.table(), expected.table())
+
+
 # -------------------------------------------------------------- properties
 @st.composite
 def cases(draw):

@@ -99,10 +99,11 @@ class LesionModel:
             raise ValueError(f"unknown map roles {sorted(unknown)}; expected {MAP_ROLES}")
         self._flat_maps = {}
         for role in (r for r in MAP_ROLES if r in maps):
-            array = np.ascontiguousarray(maps[role])
+            array = np.asarray(maps[role])
             if array.shape != self._shape:
                 raise ValueError(f"map {role!r} has shape {array.shape}, labels {self._shape}")
-            self._flat_maps[role] = array.reshape(-1)
+            # indexed by C-order flat index; a flipped view of a file is read in place
+            self._flat_maps[role] = array.reshape(-1) if array.flags.c_contiguous else array.flat
         if wm_mask is not None:
             wm_mask = np.ascontiguousarray(wm_mask, dtype=bool)
             if wm_mask.shape != self._shape:

@@ -53,7 +53,8 @@ def lesion_rows(
 ) -> np.ndarray:
     """Return the (lesions, columns) float64 table rows of ``voxels.ids``.
 
-    ``flat_maps`` are the maps raveled in C order (views), keyed by role.
+    ``flat_maps`` index the maps by C-order flat index (a 1-D view, or the
+    ``ndarray.flat`` of a strided view: no copy), keyed by role.
     """
     n = voxels.ids.size
     if n == 0:
@@ -80,13 +81,14 @@ def _map_columns(voxels: LesionVoxels, flat_maps: Mapping[str, np.ndarray]) -> d
     sizes = np.concatenate([voxels.n_edge, voxels.n_core, voxels.n_shell])
     n_lesion_voxels = voxels.edge.size + voxels.core.size
     # (maps, voxels + 1): the extra zero column lets reduceat start past the last voxel.
-    values = np.empty((len(roles), index.size + 1), dtype=np.result_type(*flat_maps.values()))
+    dtype = np.result_type(*(m[:0] for m in flat_maps.values()))  # ndarray or flatiter
+    values = np.empty((len(roles), index.size + 1), dtype=dtype)
     for i, role in enumerate(roles):
         if role in _SHELL_ROLES:
-            np.take(flat_maps[role], index, out=values[i, :-1])
+            values[i, :-1] = flat_maps[role][index]
             values[i, -1] = 0
         else:  # only the lesion is read; the shell sums of this map are unused zeros
-            np.take(flat_maps[role], index[:n_lesion_voxels], out=values[i, :n_lesion_voxels])
+            values[i, :n_lesion_voxels] = flat_maps[role][index[:n_lesion_voxels]]
             values[i, n_lesion_voxels:] = 0
     nan = np.isnan(values)
     has_nan = bool(nan.any())
