@@ -83,6 +83,18 @@ def test_the_level_moves_the_threshold_and_the_region():
     assert sizes[0] > sizes[1] > sizes[2] > 0
 
 
+def test_a_lesion_one_slice_thick_is_grown():
+    """At 1 x 1 x 3 mm the click's value is read in its own slice, not 9 mm of z."""
+    _, y, x = np.meshgrid(*(np.arange(n) for n in (9, 40, 40)), indexing="ij")
+    lesion = np.zeros((9, 40, 40), bool)
+    lesion[4] = (y[4] - 20) ** 2 + (x[4] - 20) ** 2 <= 9
+    image = np.random.default_rng(3).normal(400, 10, lesion.shape).astype(np.float32)
+    image[lesion] += 150
+    labels = np.zeros(lesion.shape, np.int32)
+    grown = grow_from_click(image, labels, (4, 20, 20), 1, (3.0, 1.0, 1.0))
+    assert _dice(_mask(labels.shape, grown.stroke), lesion) >= 0.9
+
+
 def test_the_radius_bounds_the_region():
     z, y, _ = np.meshgrid(*(np.arange(n) for n in (30, 60, 60)), indexing="ij")
     image = np.where((z - 15) ** 2 + (y - 30) ** 2 <= 4, 900.0, 500.0)  # a bright tube

@@ -43,6 +43,8 @@ DEFAULT_GROW_LEVEL = 0.5
 DEFAULT_GROW_RADIUS_MM = 12.0
 #: A click stands out when it is this many robust SDs above the white matter.
 _MIN_CONTRAST_SD = 2.0
+#: The click's value is the median of the voxels this close to it along each axis (mm).
+_CLICK_REACH_MM = 1.5
 
 
 class DelineationError(ValueError):
@@ -104,7 +106,8 @@ def grow_from_click(
     (``wm_mask`` less every lesion; without a mask, the box less lesions and its
     brightest 10 %): its median and robust SD (1.4826 MAD). The region is the
     connected set of voxels at or above ``median + level * (click - median)``
-    (the click's value: the median of its 3 x 3 x 3 neighbourhood), within
+    (the click's value: the median of the voxels within 1.5 mm along each axis,
+    3 x 3 x 1 at 1 x 1 x 3 mm, so a lesion one slice thick counts), within
     ``radius_mm``, outside other lesions and, with a mask, inside the white matter
     (its holes filled: a mask that excludes lesions still admits them). Holes
     of the region are filled.
@@ -147,7 +150,8 @@ def grow_from_click(
         raise DelineationError("Too little white matter around the click to set a threshold.")
     median = float(np.median(reference))
     sd = 1.4826 * float(np.median(np.abs(reference - median))) or float(reference.std()) or 1.0
-    near = tuple(slice(max(0, c - 1), c + 2) for c in local)
+    reach = np.floor(_CLICK_REACH_MM / spacing_mm + 1e-9).astype(int)
+    near = tuple(slice(max(0, c - r), c + r + 1) for c, r in zip(local, reach, strict=True))
     at_click = float(np.nanmedian(values[near]))
     if not at_click > median + _MIN_CONTRAST_SD * sd:
         raise DelineationError(
