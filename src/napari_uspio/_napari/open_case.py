@@ -8,18 +8,34 @@ answers between them.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 from napari.layers import Image, Layer
+from napari.utils._units import get_unit_registry
 from napari.utils.notifications import show_warning
 
-from ..core.case import Case
-from ..core.roles import FIRST_SHOWN
+from ..core.case import Case, Progress, load_case
+from ..core.roles import FIRST_SHOWN, MEASURED_MAPS
 from ..core.volume import Volume
 from .bindings import ensure_bound
 from .desk import desk_for
 from .layers import case_layers, create_layers, preview_layer, swap_layer
 from .viewer import set_radiological_view
+
+
+def load_for_display(
+    source, progress: Progress | None = None, loaded: Callable[[Volume], None] | None = None
+) -> Case:
+    """:func:`~napari_uspio.core.case.load_case` and what showing it needs, on a worker.
+
+    The derived maps the lesion model measures are computed and napari's unit
+    registry is built (~0.4 s the first time a layer has units) here, so that the
+    GUI thread does neither while it adds the layers.
+    """
+    get_unit_registry().mm  # noqa: B018 (built on first use)
+    case = load_case(source, progress, loaded)
+    case.compute(MEASURED_MAPS)
+    return case
 
 
 def show_first(viewer, volume: Volume) -> Image | None:

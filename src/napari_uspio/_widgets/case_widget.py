@@ -23,8 +23,8 @@ from qtpy.QtWidgets import (
 )
 
 from .._napari.io import sample_case_dir
-from .._napari.open_case import adding_case, discard_first, show_first
-from ..core.case import Case, load_case
+from .._napari.open_case import adding_case, discard_first, load_for_display, show_first
+from ..core.case import Case
 from ..core.roles import DERIVED, ROLES
 from ..core.volume import CaseError, Volume
 from .common import run_in_background
@@ -157,7 +157,7 @@ class CaseWidget(QWidget):
         self._set_busy(True)
         self._first = None
         run_in_background(
-            lambda progress, emit: load_case(
+            lambda progress, emit: load_for_display(
                 sample_case_dir() if source is None else source, progress, emit
             ),
             bar=self.progress,

@@ -12,7 +12,7 @@ import logging
 import os
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +95,12 @@ class Case:
         if name not in self._derived:
             self._derived[name] = ImageVolume(name, self._compute(name), self.grid)
         return self._derived[name]
+
+    def compute(self, names: Iterable[str]) -> None:
+        """Compute the derived maps named that this case can derive (e.g. on a worker)."""
+        for name in names:
+            if name in self.derived_available:
+                self.volume(name)
 
     def computed(self, name: str) -> bool:
         """Whether a map's data is at hand: acquired, or derived and computed already."""

@@ -280,7 +280,9 @@ class LesionModel:
             raise ValueError(f"labels have shape {labels.shape}, the model's grid {self._shape}")
         if labels.dtype == bool:
             labels = labels.astype(np.uint8)
-        if self._labels.dtype == labels.dtype and self._labels.shape == labels.shape:
+        if not labels.any():  # nothing painted: zeros the OS maps lazily, no copy, no search
+            self._labels = np.zeros(self._shape, labels.dtype)
+        elif self._labels.dtype == labels.dtype and self._labels.shape == labels.shape:
             np.copyto(self._labels, labels)
         else:
             self._labels = np.array(labels, copy=True, order="C")
@@ -292,7 +294,7 @@ class LesionModel:
         self._table = None
 
     def _scratch_voxels(self) -> LesionVoxels:
-        found = ndi.find_objects(self._labels)
+        found = ndi.find_objects(self._labels) if self._labels.any() else []
         ids = np.array([i + 1 for i, s in enumerate(found) if s is not None], dtype=np.int64)
         bounds = np.array(
             [

@@ -34,9 +34,7 @@ def _load(folder: Path, derived: Sequence[str], wake: Event, dropped: Event) -> 
     if dropped.is_set():
         return None
     case = load_case(folder, threads=1)  # the other cores draw the case being read
-    for name in derived:  # the derived maps shown, computed here rather than at display
-        if name in case:
-            case[name]
+    case.compute(derived)  # the derived maps shown, computed here rather than at display
     return case
 
 
