@@ -7,17 +7,18 @@ NIfTI header inside, another image format), :func:`file_shape` what is not a
 file (short data, a failed gzip CRC). Each error is a :class:`CaseError`
 naming the file and the fix.
 
-``.nii.gz`` files are decompressed by ISA-L (python-isal's ``igzip``, checking
-the same CRC as zlib, 2-3x faster): the header from a stream, the data by one
-call on the whole file that releases the GIL (:func:`decompress`), so files
-decode in parallel threads and a case opening on a worker never stalls the
-viewer (nibabel zero-fills a buffer of the whole data and then streams into it
-holding the GIL, ~0.3 s per 300 MB).
+``.nii.gz`` files are decompressed by ISA-L (python-isal, checking the same CRC
+as zlib, 2-3x faster): the header from a stream, the data into one buffer by one
+call that releases the GIL (:func:`decompress`), so files decode in parallel
+threads and a case opening on a worker never stalls the viewer (nibabel
+zero-fills a buffer of the whole data and then streams into it holding the GIL,
+~0.3 s per 300 MB).
 """
 
 from __future__ import annotations
 
 import gzip
+import mmap
 import zlib
 from pathlib import Path
 
@@ -101,24 +102,18 @@ def _from_gzip(path: Path) -> nib.Nifti1Image:
 def read_data(img: nib.Nifti1Image, dtype=None) -> np.ndarray:
     """The image's data as ``np.asanyarray(img.dataobj, dtype)`` gives it (scaled).
 
-    A ``.nii.gz`` opened by :func:`open_nifti` is decompressed whole by
-    :func:`decompress`, viewed in place (read-only, no copy) and scaled as
-    nibabel's array proxy scales (byte-identical); other files are nibabel's (a
-    ``.nii`` stays memory-mapped). Raises OSError or EOFError when the file is
-    truncated or corrupt.
+    A ``.nii.gz`` opened by :func:`open_nifti` is decompressed by
+    :func:`decompress`, viewed in place (no copy) and scaled as nibabel's array
+    proxy scales (byte-identical); other files are nibabel's (a ``.nii`` stays
+    memory-mapped). Raises OSError or EOFError when the file is truncated or corrupt.
     """
     proxy = img.dataobj
     holder = img.file_map["image"]
     if not isinstance(holder.fileobj, gzip.GzipFile):
         return np.asanyarray(proxy, dtype=dtype)
     holder.fileobj.close()
-    decoded = decompress(Path(holder.filename))
     count = int(np.prod(proxy.shape))
-    if len(decoded) < proxy.offset + count * proxy.dtype.itemsize:
-        raise OSError(
-            f"expected {count * proxy.dtype.itemsize} bytes of image data, "
-            f"got {len(decoded) - proxy.offset}"
-        )
+    decoded = decompress(Path(holder.filename), proxy.offset + count * proxy.dtype.itemsize)
     raw = np.frombuffer(decoded, proxy.dtype, count, proxy.offset)
     raw = raw.reshape(proxy.shape, order=proxy.order)
     slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
@@ -133,14 +128,27 @@ def read_data(img: nib.Nifti1Image, dtype=None) -> np.ndarray:
     )
 
 
-def decompress(path: Path) -> bytes:
-    """A whole gzip file decompressed, every member's CRC and length checked.
+def decompress(path: Path, size: int) -> mmap.mmap:
+    """The first ``size`` bytes a gzip file decompresses to; the rest read and checked.
 
-    One call into ISA-L, which holds no GIL while it works: files decode in
-    parallel threads and the viewer's thread is never stalled (a streaming
-    decoder takes the GIL back for every block it returns, so threads serialise).
+    ISA-L's C reader fills one buffer of anonymous memory in a call that holds no
+    GIL, so files decode in parallel threads and the viewer's thread is never
+    stalled (igzip's public file object takes the GIL back for every block;
+    ``igzip.decompress`` grows its output by copies; numpy's huge-page buffers
+    fault in slower here). Reading on to the end checks every member's CRC and
+    length. Raises OSError or EOFError when the file is short or corrupt.
     """
-    return igzip.decompress(path.read_bytes())
+    buffer = mmap.mmap(-1, size)
+    done = 0
+    with open(path, "rb") as fh, memoryview(buffer) as view:
+        reader = isal_zlib._GzipReader(fh)
+        while done < size and (n := reader.readinto(view[done:])):
+            done += n
+        while reader.read(1 << 20):  # to the end: the CRC of the last member
+            pass
+    if done < size:
+        raise OSError(f"expected {size} bytes of NIfTI header and data, got {done}")
+    return buffer
 
 
 def check_size(img: nib.Nifti1Image, path: Path) -> None:

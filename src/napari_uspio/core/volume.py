@@ -131,7 +131,8 @@ def _read(path: Path, role: str, labels: bool) -> tuple[np.ndarray, Grid, list[s
         data = _as_label_map(data, path, role)
     else:  # a view of the .nii mapping or the decoded .nii.gz (a copy costs ~1 s / 300 MB)
         data.flags.writeable = False
-    warnings = _check_values(data, path, role)
+    # the same values in file order: contiguous, so checked ~5x faster than the RAS+ view
+    warnings = _check_values(data if labels else raw, path, role)
     if grid.oblique:
         warnings.append(
             f"{path.name}: the affine is oblique ({grid.obliquity_deg:.1f} deg); layers are "

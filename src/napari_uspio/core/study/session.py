@@ -163,10 +163,15 @@ class StudySession:
         """The case of an entry: taken from the prefetch, else loaded (any thread).
 
         ``progress(k, n, message)`` is called as each file is read (not when prefetched).
+        The derived maps the lesion model measures are computed here too, so that
+        :meth:`open` (on the GUI thread) does not compute them.
         """
         folder = self.study.reading_folder(entry)
         case = self.prefetcher.take(folder) if self.prefetcher else None
-        return case if case is not None else load_case(folder, progress)
+        if case is None:
+            case = load_case(folder, progress)
+            case.compute(MEASURED_MAPS)
+        return case
 
     def refusal(self, entry: OrderEntry, exc: Exception) -> StudyError:
         """A case that cannot be opened, told blind: the reader sees its code only.
@@ -200,8 +205,7 @@ class StudySession:
         self.autosave = Autosave(self.store, self.reader, entry.code, model, ratings)
         following = self.following_entry()
         if self.prefetcher is not None and following is not None:
-            shown = [n for n in MEASURED_MAPS if n in DERIVED and self.shows(n)]
-            self.prefetcher.start(self.study.reading_folder(following), shown)
+            self.prefetcher.start(self.study.reading_folder(following), MEASURED_MAPS)
         return self.reading
 
     def following_entry(self) -> OrderEntry | None:
