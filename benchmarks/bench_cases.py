@@ -132,7 +132,7 @@ def _median_child(kind: str, folder: Path, n: int = 3) -> dict:
 
 def case_widget_open(viewer, folder: Path) -> dict:
     """Open a folder in the Case widget as a reader would; times and GUI-thread stalls."""
-    from qtpy.QtCore import QTimer
+    from qtpy.QtCore import QEventLoop, QTimer
     from qtpy.QtWidgets import QApplication
 
     from napari_uspio._widgets.case_widget import CaseWidget
@@ -145,7 +145,8 @@ def case_widget_open(viewer, folder: Path) -> dict:
 
     def tick():
         now = time.perf_counter()
-        gaps["reading" if widget.case is None else "adding layers"].append(now - last[0])
+        # reading: until the layers after the first image come (one per turn of the loop)
+        gaps["reading" if len(viewer.layers) <= 1 else "adding layers"].append(now - last[0])
         last[0] = now
 
     timer = QTimer()
@@ -155,9 +156,11 @@ def case_widget_open(viewer, folder: Path) -> dict:
     QApplication.processEvents()
     timer.start()
     start = last[0] = time.perf_counter()
+    loop = QEventLoop()  # the event loop as napari runs it: waiting, not spinning
+    widget.opened.connect(lambda _case: loop.quit())
+    QTimer.singleShot(600_000, loop.quit)  # a case that never opens ends the run
     widget.open_folder_button.click()
-    while widget.busy or widget.case is None:
-        QApplication.processEvents()
+    loop.exec()
     QApplication.processEvents()
     done = time.perf_counter()
     timer.stop()
