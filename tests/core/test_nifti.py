@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 
 import nibabel as nib
@@ -76,6 +77,16 @@ def test_gzip_decoded_whole_is_what_nibabel_reads(tmp_path, dtype, slope):
 def _gz(tmp_path, name="flair.nii.gz"):
     data = np.random.default_rng(2).uniform(100, 1000, SHAPE).astype(np.float32)
     return _write(tmp_path / name, data, AFFINES["ras"])
+
+
+def test_a_gzip_of_several_members_reads_as_nibabel_reads_it(tmp_path):
+    """bgzip and concatenated gzip files: the trailer holds the last member's size only."""
+    path = _gz(tmp_path)
+    raw = gzip.decompress(path.read_bytes())
+    cut = len(raw) // 3
+    path.write_bytes(b"".join(gzip.compress(part) for part in (raw[:cut], raw[cut:])))
+    got = Volume.from_file(path, "flair").data
+    assert got.tobytes() == np.ascontiguousarray(_nibabel_zyx(path)).tobytes()
 
 
 def test_a_wrong_crc_is_refused(tmp_path):

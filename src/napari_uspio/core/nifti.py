@@ -155,7 +155,8 @@ def check_size(img: nib.Nifti1Image, path: Path) -> None:
     """Refuse headers that claim more data than the file holds (before allocating it)."""
     header = img.header
     n_bytes = int(np.prod(img.shape, dtype=object)) * header.get_data_dtype().itemsize
-    available = _stored_bytes(img, path) - int(header.get_data_offset())
+    offset = int(header.get_data_offset())
+    available = _stored_bytes(img, path, offset + n_bytes) - offset
     if n_bytes > available:
         raise CaseError(
             f"{path}: the header claims shape {img.shape} ({n_bytes:,} bytes of data) but the "
@@ -164,10 +165,14 @@ def check_size(img: nib.Nifti1Image, path: Path) -> None:
         )
 
 
-def _stored_bytes(img: nib.Nifti1Image, path: Path) -> int:
-    if isinstance(img.file_map["image"].fileobj, gzip.GzipFile):
-        return _gzip_size(path)
-    return path.stat().st_size
+def _stored_bytes(img: nib.Nifti1Image, path: Path, needed: int) -> int:
+    """The bytes the file holds (a ``.nii.gz`` decompressed), at least up to ``needed``."""
+    if not isinstance(img.file_map["image"].fileobj, gzip.GzipFile):
+        return path.stat().st_size
+    size = _gzip_size(path)
+    if size >= needed or needed > path.stat().st_size * 1032:  # deflate's most: 1032:1
+        return size
+    return _decoded_size(path, needed)  # the trailer holds the last member's size only
 
 
 def _gzip_size(path: Path) -> int:
@@ -178,6 +183,22 @@ def _gzip_size(path: Path) -> int:
     compressed = path.stat().st_size
     # ISIZE wraps at 4 GiB: add the wraps a file of this compressed size could hold
     return isize + (2**32) * (compressed * 1032 // 2**32)
+
+
+def _decoded_size(path: Path, limit: int) -> int:
+    """The bytes a gzip file decodes to, up to ``limit``, streamed (nothing kept).
+
+    For files of several members (bgzip, concatenated); a corrupt stream counts
+    what decodes before the fault.
+    """
+    done = 0
+    try:
+        with igzip.open(path, "rb") as stream:
+            while done < limit and (chunk := stream.read(1 << 20)):
+                done += len(chunk)
+    except GZIP_ERRORS:
+        pass  # it holds what decodes
+    return done
 
 
 def file_shape(img: nib.Nifti1Image, path: Path) -> tuple[int, int, int]:
