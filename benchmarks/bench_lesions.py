@@ -33,7 +33,11 @@ VOLUMES = (  # shape (z, y, x), spacing (z, y, x) mm
 
 
 def make_case(shape, spacing, n_lesions=200, seed=0):
-    """Return labels, maps (float32, one contiguous (8, z, y, x) block), wm mask, affine."""
+    """Return labels, maps, their block, wm mask, affine.
+
+    The maps are float32 views of one (8, z, y, x) block flipped in x and read-only,
+    as ``Volume.from_file`` gives a LAS file (the phantom's and many scanners' order).
+    """
     rng = np.random.default_rng(seed)
     spacing = np.array(spacing)
     centre = np.array(shape) / 2
@@ -58,7 +62,8 @@ def make_case(shape, spacing, n_lesions=200, seed=0):
     for block in stack:
         rng.random(dtype=np.float32, out=block)
     stack[0][~wm] = np.nan
-    maps = {role: stack[i] for i, role in enumerate(MAPS)}
+    stack.flags.writeable = False
+    maps = {role: stack[i][:, :, ::-1] for i, role in enumerate(MAPS)}
     affine = np.diag([*spacing, 1.0])
     affine[:3, 3] = -centre * spacing
     return labels, maps, stack, wm, affine
@@ -102,7 +107,7 @@ def run_volume(shape, spacing, n_strokes):
         start = time.perf_counter()
         regionprops_table(
             labels,
-            intensity_image=np.moveaxis(stack, 0, -1),  # (z, y, x, map), a view
+            intensity_image=np.moveaxis(stack, 0, -1)[:, :, ::-1],  # (z, y, x, map), the maps
             properties=("label", "area", "centroid", "intensity_mean"),
         )
         regionprops.append(time.perf_counter() - start)

@@ -34,7 +34,7 @@ def _load(folder: Path, derived: Sequence[str], wake: Event, dropped: Event) -> 
     if dropped.is_set():
         return None
     case = load_case(folder, threads=1)  # the other cores draw the case being read
-    case.compute(derived)  # the derived maps shown, computed here rather than at display
+    case.compute(derived)  # computed here, not on the GUI thread when the case is shown
     return case
 
 
